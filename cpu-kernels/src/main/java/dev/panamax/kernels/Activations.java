@@ -1,0 +1,148 @@
+package dev.panamax.kernels;
+
+import java.util.Arrays;
+
+/**
+ * Activation vectors of up to {@code maxTokens} tokens, {@code dim} values each, in float and, on
+ * demand, in the int8 block forms the quantized dot products read. Allocated once (per session)
+ * and reused: write floats into {@link #f32()}, call {@link #invalidate}, then {@link #prepare}
+ * the forms the weights need; each form is computed at most once per invalidation, so Q, K and V
+ * (or gate and up) share one quantization of their common input.
+ *
+ * <p>Layouts (token-major):
+ * <ul>
+ *   <li>Q8_0: {@code q8_0[t*dim + i]} int8, {@code q8_0Scale[t*dim/32 + b]} float scale of block b,
+ *       {@code q8_0Sum[t*dim/32 + b]} sum of that block's int8 values;
+ *   <li>Q8_K: {@code q8_K[t*dim + i]} int8, {@code q8_KScale[t*dim/256 + b]} float d,
+ *       {@code q8_KSum16[t*dim/16 + g]} sum of each group of 16 int8 values (ggml's bsums).
+ * </ul>
+ */
+public final class Activations {
+    private final int maxTokens;
+    private final int dim;
+    private final float[] f32;
+    private int tokens;
+
+    private final byte[] q8_0;
+    private final float[] q8_0Scale;
+    private final int[] q8_0Sum;
+    private final byte[] q8_K;
+    private final float[] q8_KScale;
+    private final int[] q8_KSum16;
+    private final boolean[] ready = new boolean[ActivationType.values().length];
+
+    public Activations(int maxTokens, int dim) {
+        if (maxTokens < 1 || dim < 1) {
+            throw new IllegalArgumentException("tokens and dim must be positive: " + maxTokens + ", " + dim);
+        }
+        this.maxTokens = maxTokens;
+        this.dim = dim;
+        this.tokens = maxTokens;
+        this.f32 = new float[Math.multiplyExact(maxTokens, dim)];
+        boolean by32 = dim % 32 == 0;
+        boolean by256 = dim % 256 == 0;
+        this.q8_0 = by32 ? new byte[f32.length] : new byte[0];
+        this.q8_0Scale = by32 ? new float[f32.length / 32] : new float[0];
+        this.q8_0Sum = by32 ? new int[f32.length / 32] : new int[0];
+        this.q8_K = by256 ? new byte[f32.length] : new byte[0];
+        this.q8_KScale = by256 ? new float[f32.length / 256] : new float[0];
+        this.q8_KSum16 = by256 ? new int[f32.length / 16] : new int[0];
+    }
+
+    /** A single-token activation holding a copy of {@code x}, prepared for nothing yet. */
+    public static Activations of(float[] x) {
+        Activations a = new Activations(1, x.length);
+        System.arraycopy(x, 0, a.f32, 0, x.length);
+        return a;
+    }
+
+    public int dim() {
+        return dim;
+    }
+
+    public int maxTokens() {
+        return maxTokens;
+    }
+
+    /** Tokens currently held (at most {@link #maxTokens()}). */
+    public int tokens() {
+        return tokens;
+    }
+
+    /** Sets how many tokens are held and forgets derived forms. */
+    public void setTokens(int tokens) {
+        if (tokens < 1 || tokens > maxTokens) {
+            throw new IllegalArgumentException("tokens must be 1.." + maxTokens + ": " + tokens);
+        }
+        this.tokens = tokens;
+        invalidate();
+    }
+
+    /** The float values, token-major: token t starts at {@code t * dim()}. Writable. */
+    public float[] f32() {
+        return f32;
+    }
+
+    /** Forget the derived int8 forms after {@link #f32()} changed. */
+    public void invalidate() {
+        Arrays.fill(ready, false);
+    }
+
+    /** Makes sure the form {@code type} reflects the current floats. */
+    public void prepare(ActivationType type) {
+        if (ready[type.ordinal()]) {
+            return;
+        }
+        switch (type) {
+            case F32 -> { }
+            case Q8_0 -> {
+                requireMultiple(32);
+                for (int t = 0; t < tokens; t++) {
+                    ActivationQuantizer.q8_0(f32, t * dim, dim, q8_0, q8_0Scale, q8_0Sum);
+                }
+            }
+            case Q8_K -> {
+                requireMultiple(256);
+                for (int t = 0; t < tokens; t++) {
+                    ActivationQuantizer.q8_K(f32, t * dim, dim, q8_K, q8_KScale, q8_KSum16);
+                }
+            }
+        }
+        ready[type.ordinal()] = true;
+    }
+
+    /** Whether {@code type} has been prepared since the last change. */
+    public boolean isPrepared(ActivationType type) {
+        return type == ActivationType.F32 || ready[type.ordinal()];
+    }
+
+    private void requireMultiple(int block) {
+        if (dim % block != 0) {
+            throw new IllegalStateException("activation length " + dim + " is not a multiple of " + block);
+        }
+    }
+
+    public byte[] q8_0() {
+        return q8_0;
+    }
+
+    public float[] q8_0Scale() {
+        return q8_0Scale;
+    }
+
+    public int[] q8_0Sum() {
+        return q8_0Sum;
+    }
+
+    public byte[] q8_K() {
+        return q8_K;
+    }
+
+    public float[] q8_KScale() {
+        return q8_KScale;
+    }
+
+    public int[] q8_KSum16() {
+        return q8_KSum16;
+    }
+}
