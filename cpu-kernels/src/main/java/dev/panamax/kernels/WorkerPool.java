@@ -17,6 +17,12 @@ public final class WorkerPool implements AutoCloseable {
         void run(int start, int end);
     }
 
+    /** Work on [start, end) by worker {@code worker} (0 = the caller): index per-thread scratch with it. */
+    @FunctionalInterface
+    public interface WorkerRangeTask {
+        void run(int worker, int start, int end);
+    }
+
     private static final int SPIN_LIMIT = 1 << 14;
 
     private final Thread[] workers;
@@ -25,7 +31,8 @@ public final class WorkerPool implements AutoCloseable {
     private volatile long generation;
     private volatile boolean closed;
     private volatile Thread caller;
-    private RangeTask task;
+    private WorkerRangeTask task;
+    private RangeTask plainTask;
     private int[] bounds;
     private volatile Throwable failure;
 
@@ -54,13 +61,26 @@ public final class WorkerPool implements AutoCloseable {
      * {@code grain} (except the end), one chunk per thread.
      */
     public void parallelFor(int n, int grain, RangeTask body) {
+        run(n, grain, body, null);
+    }
+
+    /** As {@link #parallelFor(int, int, RangeTask)}, telling each chunk which worker (0..threads-1) runs it. */
+    public void parallelFor(int n, int grain, WorkerRangeTask body) {
+        run(n, grain, null, body);
+    }
+
+    private void run(int n, int grain, RangeTask plain, WorkerRangeTask indexed) {
         if (n <= 0) {
             return;
         }
         int units = (n + grain - 1) / grain;
         int used = Math.min(threads, units);
         if (used == 1) {
-            body.run(0, n);
+            if (plain != null) {
+                plain.run(0, n);
+            } else {
+                indexed.run(0, 0, n);
+            }
             return;
         }
         synchronized (this) {
@@ -71,7 +91,8 @@ public final class WorkerPool implements AutoCloseable {
                 int unit = (int) ((long) units * Math.min(i, used) / used);
                 bounds[i] = Math.min(n, unit * grain);
             }
-            task = body;
+            plainTask = plain;
+            task = indexed;
             failure = null;
             caller = Thread.currentThread();
             pending.set(threads - 1);
@@ -80,7 +101,7 @@ public final class WorkerPool implements AutoCloseable {
                 LockSupport.unpark(w);
             }
             try {
-                body.run(bounds[0], bounds[1]);
+                runChunk(0);
             } finally {
                 int spins = 0;
                 while (pending.get() > 0) {
@@ -91,6 +112,7 @@ public final class WorkerPool implements AutoCloseable {
                     }
                 }
                 task = null;
+                plainTask = null;
             }
             Throwable f = failure;
             if (f != null) {
@@ -121,17 +143,25 @@ public final class WorkerPool implements AutoCloseable {
             }
             seen = generation;
             try {
-                int start = bounds[index];
-                int end = bounds[index + 1];
-                if (start < end) {
-                    task.run(start, end);
-                }
+                runChunk(index);
             } catch (Throwable t) {
                 failure = t;
             } finally {
                 if (pending.decrementAndGet() == 0) {
                     LockSupport.unpark(caller);
                 }
+            }
+        }
+    }
+
+    private void runChunk(int index) {
+        int start = bounds[index];
+        int end = bounds[index + 1];
+        if (start < end) {
+            if (plainTask != null) {
+                plainTask.run(start, end);
+            } else {
+                task.run(index, start, end);
             }
         }
     }

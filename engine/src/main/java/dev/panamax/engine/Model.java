@@ -1,0 +1,64 @@
+package dev.panamax.engine;
+
+import dev.panamax.engine.model.ModelConfig;
+import dev.panamax.engine.model.RopeOverrides;
+import dev.panamax.engine.model.Weights;
+import dev.panamax.gguf.GgufFile;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+
+/**
+ * A model: its mapped GGUF file, configuration and weights. Weights stay in the mapping; one
+ * shared arena owns it and everything derived, and closing the model releases all of it.
+ */
+public final class Model implements AutoCloseable {
+    private final Arena arena;
+    private final GgufFile file;
+    private final ModelConfig config;
+    private final Weights weights;
+
+    private Model(Arena arena, GgufFile file, ModelConfig config, Weights weights) {
+        this.arena = arena;
+        this.file = file;
+        this.config = config;
+        this.weights = weights;
+    }
+
+    public static Model open(Path path, RopeOverrides rope) {
+        Arena arena = Arena.ofShared();
+        try {
+            GgufFile file = GgufFile.open(path, arena);
+            ModelConfig config = ModelConfig.from(file, rope);
+            Weights weights = Weights.bind(file, config, arena);
+            return new Model(arena, file, config, weights);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    public static Model open(Path path) {
+        return open(path, RopeOverrides.NONE);
+    }
+
+    public GgufFile file() {
+        return file;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Weights weights() {
+        return weights;
+    }
+
+    public Session newSession(SessionOptions options) {
+        return new Session(this, options);
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}

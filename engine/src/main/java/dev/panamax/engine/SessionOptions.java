@@ -1,0 +1,36 @@
+package dev.panamax.engine;
+
+import dev.panamax.gguf.GgmlType;
+import dev.panamax.kernels.WorkerPool;
+
+/**
+ * Per-session settings.
+ *
+ * @param context positions the KV cache holds (-c)
+ * @param batch tokens per forward micro-batch during prompt processing (-b)
+ * @param keyType KV cache key type (-ctk): F32, F16 or Q8_0
+ * @param valueType KV cache value type (-ctv)
+ * @param threads compute threads (-t)
+ */
+public record SessionOptions(int context, int batch, GgmlType keyType, GgmlType valueType, int threads) {
+
+    public static SessionOptions defaults() {
+        return new SessionOptions(4096, 512, GgmlType.F16, GgmlType.F16, WorkerPool.defaultThreads());
+    }
+
+    public SessionOptions withContext(int c) {
+        return new SessionOptions(c, batch, keyType, valueType, threads);
+    }
+
+    public SessionOptions withBatch(int b) {
+        return new SessionOptions(context, b, keyType, valueType, threads);
+    }
+
+    public SessionOptions withCacheTypes(GgmlType k, GgmlType v) {
+        return new SessionOptions(context, batch, k, v, threads);
+    }
+
+    public SessionOptions withThreads(int t) {
+        return new SessionOptions(context, batch, keyType, valueType, t);
+    }
+}
