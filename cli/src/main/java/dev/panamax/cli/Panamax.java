@@ -18,7 +18,8 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = Panamax.Version.class,
         description = "Pure-Java LLM inference for GGUF models.",
-        subcommands = {InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, InspectCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Panamax implements Runnable {
 
     @Option(names = "--verbose", scope = ScopeType.INHERIT,

@@ -3,6 +3,7 @@ package dev.panamax.engine;
 import dev.panamax.engine.model.ModelConfig;
 import dev.panamax.engine.model.RopeOverrides;
 import dev.panamax.engine.model.Weights;
+import dev.panamax.engine.tokenizer.Tokenizer;
 import dev.panamax.gguf.GgufFile;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ public final class Model implements AutoCloseable {
     private final GgufFile file;
     private final ModelConfig config;
     private final Weights weights;
+    private Tokenizer tokenizer;
 
     private Model(Arena arena, GgufFile file, ModelConfig config, Weights weights) {
         this.arena = arena;
@@ -51,6 +53,20 @@ public final class Model implements AutoCloseable {
 
     public Weights weights() {
         return weights;
+    }
+
+    /** The model's tokenizer, built from its metadata on first use. */
+    public synchronized Tokenizer tokenizer() {
+        if (tokenizer == null) {
+            tokenizer = Tokenizer.fromMetadata(file.metadata());
+        }
+        return tokenizer;
+    }
+
+    /** A short name for messages: general.name, else the file name. */
+    public String displayName() {
+        return file.metadata().optString("general.name").orElse(file.paths().isEmpty() ? file.name()
+                : file.paths().get(0).getFileName().toString());
     }
 
     public Session newSession(SessionOptions options) {
