@@ -87,6 +87,12 @@ final class KQuants {
         return v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
     }
 
+    /** As {@link #pairSum} for any short values (one more instruction, no range condition). */
+    static IntVector widenSum(ShortVector s) {
+        IntVector v = (IntVector) s.reinterpretAsInts();
+        return v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.ASHR, 16));
+    }
+
     /** Per-thread buffers for {@code dotTokens}: one super-block's decoded levels and scales. */
     static final class Scratch {
         /** Levels of one super-block in element order, as the signed values the dot multiplies. */
@@ -128,6 +134,23 @@ final class KQuants {
                 p = p.add(ShortVector.fromArray(S16, q, 16 * g + k).mul(loadS16(a, ao + 16 * g + k)));
             }
             acc = acc.add(pairSum(p).mul(sc[g]));
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * q . a over one super-block for levels that already carry their scale (Q2_K, Q3_K), widening
+     * the short sums to int every {@code perWiden} vectors: callers bound |q*a| by 32767/perWiden.
+     */
+    static int dotFolded(short[] q, byte[] a, int ao, int perWiden) {
+        IntVector acc = IntVector.zero(I16W);
+        for (int i = 0; i < QK_K; i += perWiden * S16.length()) {
+            ShortVector p = ShortVector.zero(S16);
+            for (int k = 0; k < perWiden; k++) {
+                int e = i + k * S16.length();
+                p = p.add(ShortVector.fromArray(S16, q, e).mul(loadS16(a, ao + e)));
+            }
+            acc = acc.add(widenSum(p));
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

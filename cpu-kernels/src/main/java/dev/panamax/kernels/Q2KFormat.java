@@ -9,7 +9,7 @@ import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.fp16;
 import static dev.panamax.kernels.KQuants.loadS16;
 import static dev.panamax.kernels.KQuants.nearestInt;
-import static dev.panamax.kernels.KQuants.pairSum;
+import static dev.panamax.kernels.KQuants.widenSum;
 import static dev.panamax.kernels.KQuants.superBlocks;
 import static dev.panamax.kernels.VectorShapes.F32;
 import static dev.panamax.kernels.VectorShapes.I32;
@@ -179,22 +179,21 @@ final class Q2KFormat implements QuantFormat {
             long o = rowOffset + (long) b * BLOCK;
             int tb = token * nb + b;
             float da = ad[tb];
-            long s0 = w.get(LONG_LE, o);
-            long s1 = w.get(LONG_LE, o + 8);
-            minAcc += fp16(w, o + 82) * da * minSum(s0, s1, bsum, tb * 16);
+            minAcc += fp16(w, o + 82) * da * minSum(w.get(LONG_LE, o), w.get(LONG_LE, o + 8), bsum, tb * 16);
             int ao = tb * QK_K;
             IntVector isum = IntVector.zero(I16W);
             for (int h = 0; h < 2; h++) {
+                long s = w.get(LONG_LE, o + 8 * h);
                 for (int l = 0; l < 32; l += S16.length()) {
                     ShortVector qs = loadS16(w, o + 16 + 32 * h + l);
+                    ShortVector p = ShortVector.zero(S16);
                     for (int j = 0; j < 4; j++) {
-                        int e = 128 * h + 32 * j + l;
-                        int g = e / 16;
-                        int sc = (int) (((g < 8 ? s0 : s1) >>> (8 * (g & 7))) & 0xF);
-                        ShortVector q = (j == 0 ? qs : qs.lanewise(VectorOperators.LSHR, 2 * j)).and((short) 3);
-                        // |q*a| <= 3*127 per lane
-                        isum = isum.add(pairSum(q.mul(loadS16(a, ao + e))).mul(sc));
+                        // the 4-bit scale folded into the level: |q*sc*a| <= 3*15*127 = 5715, four per lane
+                        short sc = (short) ((s >>> (8 * (2 * j + l / 16))) & 0xF);
+                        ShortVector q = qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(sc);
+                        p = p.add(q.mul(loadS16(a, ao + 128 * h + 32 * j + l)));
                     }
+                    isum = isum.add(widenSum(p));
                 }
             }
             FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
@@ -217,7 +216,6 @@ final class Q2KFormat implements QuantFormat {
         int[] bsum = x.q8_KSum16();
         KQuants.Scratch s = KQuants.SCRATCH.get();
         short[] qd = s.q;
-        int[] sc = s.sc;
         for (int t = 0; t < tokens; t++) {
             out[outOffset + t * outStride] = 0;
         }
@@ -227,22 +225,20 @@ final class Q2KFormat implements QuantFormat {
             float dmin = fp16(w, o + 82);
             long s0 = w.get(LONG_LE, o);
             long s1 = w.get(LONG_LE, o + 8);
-            for (int g = 0; g < 16; g++) {
-                sc[g] = (int) (((g < 8 ? s0 : s1) >>> (8 * (g & 7))) & 0xF);
-            }
             for (int h = 0; h < 2; h++) {
+                long sw = h == 0 ? s0 : s1;
                 for (int l = 0; l < 32; l += S16.length()) {
                     ShortVector qs = loadS16(w, o + 16 + 32 * h + l);
                     for (int j = 0; j < 4; j++) {
-                        (j == 0 ? qs : qs.lanewise(VectorOperators.LSHR, 2 * j)).and((short) 3)
-                                .intoArray(qd, 128 * h + 32 * j + l);
+                        short scj = (short) ((sw >>> (8 * (2 * j + l / 16))) & 0xF);
+                        qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(scj).intoArray(qd, 128 * h + 32 * j + l);
                     }
                 }
             }
             for (int t = 0; t < tokens; t++) {
                 int tb = (token0 + t) * nb + b;
                 float da = ad[tb];
-                out[outOffset + t * outStride] += d * da * KQuants.dotGroups16(qd, sc, a, tb * QK_K)
+                out[outOffset + t * outStride] += d * da * KQuants.dotFolded(qd, a, tb * QK_K, 4)
                         - dmin * da * minSum(s0, s1, bsum, tb * 16);
             }
         }

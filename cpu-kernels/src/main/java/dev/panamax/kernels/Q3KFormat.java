@@ -10,7 +10,6 @@ import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.fp16;
 import static dev.panamax.kernels.KQuants.loadS16;
 import static dev.panamax.kernels.KQuants.nearestInt;
-import static dev.panamax.kernels.KQuants.pairSum;
 import static dev.panamax.kernels.KQuants.superBlocks;
 import static dev.panamax.kernels.VectorShapes.F32;
 import static dev.panamax.kernels.VectorShapes.I32;
@@ -161,11 +160,10 @@ final class Q3KFormat implements QuantFormat {
         }
     }
 
-    /** Levels (-4..3) for shift j and hmask bit {@code bit} from widened qs and hmask bytes. */
+    /** Levels (-4..3) for 2-bit shift j and hmask bit {@code bit}, from widened qs and hmask bytes. */
     private static ShortVector level(ShortVector qs, ShortVector hm, int j, int bit) {
-        ShortVector lo = (j == 0 ? qs : qs.lanewise(VectorOperators.LSHR, 2 * j)).and((short) 3);
-        ShortVector hb = bit <= 2 ? hm.lanewise(VectorOperators.LSHL, 2 - bit) : hm.lanewise(VectorOperators.LSHR, bit - 2);
-        return lo.or(hb.and((short) 4)).sub((short) 4);
+        ShortVector hb = hm.lanewise(VectorOperators.LSHR, bit).and((short) 1).lanewise(VectorOperators.LSHL, 2);
+        return qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).or(hb).sub((short) 4);
     }
 
     @Override
@@ -180,20 +178,19 @@ final class Q3KFormat implements QuantFormat {
             int ao = (token * nb + b) * QK_K;
             long s8 = w.get(LONG_LE, o + 96);
             int s4 = w.get(INT_LE, o + 104);
-            long scLo = KQuants.unpackScalesQ3Lo(s8, s4);
-            long scHi = KQuants.unpackScalesQ3Hi(s8, s4);
             IntVector isum = IntVector.zero(I16W);
             for (int h = 0; h < 2; h++) {
+                long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
                 for (int l = 0; l < 32; l += S16.length()) {
                     ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
                     ShortVector hm = loadS16(w, o + l);
-                    for (int j = 0; j < 4; j++) {
-                        int e = 128 * h + 32 * j + l;
-                        int g = e / 16;
-                        int sc = (int) (((g < 8 ? scLo : scHi) >>> (8 * (g & 7))) & 0xFF) - 32;
-                        // |q*a| <= 4*127 per lane
-                        ShortVector p = level(qs, hm, j, 4 * h + j).mul(loadS16(a, ao + e));
-                        isum = isum.add(pairSum(p).mul(sc));
+                    for (int j = 0; j < 4; j += 2) {
+                        // the scale folded into the level: |q*sc| <= 4*32, |q*sc*a| <= 16256, two per lane
+                        short sc0 = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
+                        short sc1 = (short) (((sw >>> (8 * (2 * j + 2 + l / 16))) & 0xFF) - 32);
+                        ShortVector p = level(qs, hm, j, 4 * h + j).mul(sc0).mul(loadS16(a, ao + 128 * h + 32 * j + l))
+                                .add(level(qs, hm, j + 1, 4 * h + j + 1).mul(sc1).mul(loadS16(a, ao + 128 * h + 32 * j + 32 + l)));
+                        isum = isum.add(KQuants.widenSum(p));
                     }
                 }
             }
@@ -216,7 +213,6 @@ final class Q3KFormat implements QuantFormat {
         float[] ad = x.q8_KScale();
         KQuants.Scratch s = KQuants.SCRATCH.get();
         short[] qd = s.q;
-        int[] sc = s.sc;
         for (int t = 0; t < tokens; t++) {
             out[outOffset + t * outStride] = 0;
         }
@@ -225,23 +221,20 @@ final class Q3KFormat implements QuantFormat {
             float d = fp16(w, o + 108);
             long s8 = w.get(LONG_LE, o + 96);
             int s4 = w.get(INT_LE, o + 104);
-            long scLo = KQuants.unpackScalesQ3Lo(s8, s4);
-            long scHi = KQuants.unpackScalesQ3Hi(s8, s4);
-            for (int g = 0; g < 16; g++) {
-                sc[g] = (int) (((g < 8 ? scLo : scHi) >>> (8 * (g & 7))) & 0xFF) - 32;
-            }
             for (int h = 0; h < 2; h++) {
+                long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
                 for (int l = 0; l < 32; l += S16.length()) {
                     ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
                     ShortVector hm = loadS16(w, o + l);
                     for (int j = 0; j < 4; j++) {
-                        level(qs, hm, j, 4 * h + j).intoArray(qd, 128 * h + 32 * j + l);
+                        short scj = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
+                        level(qs, hm, j, 4 * h + j).mul(scj).intoArray(qd, 128 * h + 32 * j + l);
                     }
                 }
             }
             for (int t = 0; t < tokens; t++) {
                 int tb = (token0 + t) * nb + b;
-                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotGroups16(qd, sc, a, tb * QK_K);
+                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotFolded(qd, a, tb * QK_K, 2);
             }
         }
     }

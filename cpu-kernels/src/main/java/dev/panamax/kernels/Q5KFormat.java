@@ -157,8 +157,7 @@ final class Q5KFormat implements QuantFormat {
 
     /** Bit {@code bit} of each (byte-valued) lane of h, moved to bit 4 (value 16). */
     private static ShortVector fifthBit(ShortVector h, int bit) {
-        ShortVector v = bit <= 4 ? h.lanewise(VectorOperators.LSHL, 4 - bit) : h.lanewise(VectorOperators.LSHR, bit - 4);
-        return v.and((short) 0x10);
+        return h.lanewise(VectorOperators.LSHR, bit).lanewise(VectorOperators.LSHL, 4).and((short) 0x10);
     }
 
     @Override

@@ -155,19 +155,6 @@ final class Q6KFormat implements QuantFormat {
         }
     }
 
-    /** The four level vectors (k = 0..3, each -32..31) of lanes l.. of half h, decoded from shorts. */
-    private static ShortVector level(ShortVector ql0, ShortVector ql1, ShortVector qh, int k) {
-        ShortVector ql = (k & 1) == 0 ? ql0 : ql1;
-        ShortVector lo = k < 2 ? ql.and((short) 0xF) : ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
-        ShortVector hi = switch (k) {
-            case 0 -> qh.lanewise(VectorOperators.LSHL, 4);
-            case 1 -> qh.lanewise(VectorOperators.LSHL, 2);
-            case 2 -> qh;
-            default -> qh.lanewise(VectorOperators.LSHR, 2);
-        };
-        return lo.or(hi.and((short) 0x30)).sub((short) 32);
-    }
-
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
@@ -181,14 +168,17 @@ final class Q6KFormat implements QuantFormat {
             IntVector isum = IntVector.zero(I16W);
             for (int h = 0; h < 2; h++) {
                 for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector ql0 = loadS16(w, o + 64 * h + l);
-                    ShortVector ql1 = loadS16(w, o + 64 * h + 32 + l);
                     ShortVector qh = loadS16(w, o + 128 + 32 * h + l);
-                    for (int k = 0; k < 4; k++) {
-                        int e = 128 * h + 32 * k + l;
-                        // per lane: one product of 32*127 (two at 128 bits), pairs summed: < 2^15
-                        ShortVector p = level(ql0, ql1, qh, k).mul(loadS16(a, ao + e));
-                        isum = isum.add(pairSum(p).mul(w.get(ValueLayout.JAVA_BYTE, o + 192 + e / 16)));
+                    for (int m = 0; m < 2; m++) {
+                        // values k = m (low nibbles, high bits 2m) and k = m + 2 (high nibbles, bits 2m + 4)
+                        ShortVector ql = loadS16(w, o + 64 * h + 32 * m + l);
+                        ShortVector hs = qh.lanewise(VectorOperators.LSHR, 2 * m);
+                        ShortVector q0 = ql.and((short) 0xF).or(hs.lanewise(VectorOperators.LSHL, 4).and((short) 0x30)).sub((short) 32);
+                        ShortVector q1 = ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hs.and((short) 0x30)).sub((short) 32);
+                        int e0 = 128 * h + 32 * m + l;
+                        // per lane one product of 32*127 (two at 128 bits), pairs summed: < 2^15
+                        isum = isum.add(pairSum(q0.mul(loadS16(a, ao + e0))).mul(w.get(ValueLayout.JAVA_BYTE, o + 192 + e0 / 16)))
+                                .add(pairSum(q1.mul(loadS16(a, ao + e0 + 64))).mul(w.get(ValueLayout.JAVA_BYTE, o + 192 + e0 / 16 + 4)));
                     }
                 }
             }
@@ -223,11 +213,14 @@ final class Q6KFormat implements QuantFormat {
             }
             for (int h = 0; h < 2; h++) {
                 for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector ql0 = loadS16(w, o + 64 * h + l);
-                    ShortVector ql1 = loadS16(w, o + 64 * h + 32 + l);
                     ShortVector qh = loadS16(w, o + 128 + 32 * h + l);
-                    for (int k = 0; k < 4; k++) {
-                        level(ql0, ql1, qh, k).intoArray(qd, 128 * h + 32 * k + l);
+                    for (int m = 0; m < 2; m++) {
+                        ShortVector ql = loadS16(w, o + 64 * h + 32 * m + l);
+                        ShortVector hs = qh.lanewise(VectorOperators.LSHR, 2 * m);
+                        ql.and((short) 0xF).or(hs.lanewise(VectorOperators.LSHL, 4).and((short) 0x30)).sub((short) 32)
+                                .intoArray(qd, 128 * h + 32 * m + l);
+                        ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hs.and((short) 0x30)).sub((short) 32)
+                                .intoArray(qd, 128 * h + 32 * m + 64 + l);
                     }
                 }
             }
