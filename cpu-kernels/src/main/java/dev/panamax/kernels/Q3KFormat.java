@@ -160,9 +160,12 @@ final class Q3KFormat implements QuantFormat {
         }
     }
 
-    /** Levels (-4..3) for 2-bit shift j and hmask bit {@code bit}, from widened qs and hmask bytes. */
-    private static ShortVector level(ShortVector qs, ShortVector hm, int j, int bit) {
-        ShortVector hb = hm.lanewise(VectorOperators.LSHR, bit).and((short) 1).lanewise(VectorOperators.LSHL, 2);
+    /**
+     * Levels (-4..3) for 2-bit shift j and hmask bit {@code bit}, from widened qs bytes and the
+     * widened hmask bytes shifted left by 2 (so bit b lands on value 4 after a right shift by b).
+     */
+    private static ShortVector level(ShortVector qs, ShortVector hm4, int j, int bit) {
+        ShortVector hb = hm4.lanewise(VectorOperators.LSHR, bit).and((short) 4);
         return qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).or(hb).sub((short) 4);
     }
 
@@ -183,7 +186,7 @@ final class Q3KFormat implements QuantFormat {
                 long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
                 for (int l = 0; l < 32; l += S16.length()) {
                     ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
-                    ShortVector hm = loadS16(w, o + l);
+                    ShortVector hm = loadS16(w, o + l).lanewise(VectorOperators.LSHL, 2);
                     for (int j = 0; j < 4; j += 2) {
                         // the scale folded into the level: |q*sc| <= 4*32, |q*sc*a| <= 16256, two per lane
                         short sc0 = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
@@ -225,7 +228,7 @@ final class Q3KFormat implements QuantFormat {
                 long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
                 for (int l = 0; l < 32; l += S16.length()) {
                     ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
-                    ShortVector hm = loadS16(w, o + l);
+                    ShortVector hm = loadS16(w, o + l).lanewise(VectorOperators.LSHL, 2);
                     for (int j = 0; j < 4; j++) {
                         short scj = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
                         level(qs, hm, j, 4 * h + j).mul(scj).intoArray(qd, 128 * h + 32 * j + l);

@@ -155,11 +155,6 @@ final class Q5KFormat implements QuantFormat {
         }
     }
 
-    /** Bit {@code bit} of each (byte-valued) lane of h, moved to bit 4 (value 16). */
-    private static ShortVector fifthBit(ShortVector h, int bit) {
-        return h.lanewise(VectorOperators.LSHR, bit).lanewise(VectorOperators.LSHL, 4).and((short) 0x10);
-    }
-
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
@@ -190,9 +185,10 @@ final class Q5KFormat implements QuantFormat {
                 ShortVector p1 = ShortVector.zero(S);
                 for (int k = 0; k < 32; k += S.length()) {
                     ShortVector v = loadS(w, o + 48 + 32 * c + k);
-                    ShortVector h = loadS(w, o + 16 + k);
-                    ShortVector lo = v.and((short) 0xF).or(fifthBit(h, 2 * c));
-                    ShortVector hi = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(fifthBit(h, 2 * c + 1));
+                    // bits 2c and 2c+1 of qh[l] become the value-16 bits of the two nibbles
+                    ShortVector h = loadS(w, o + 16 + k).lanewise(VectorOperators.LSHR, 2 * c);
+                    ShortVector lo = v.and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 4).and((short) 0x10));
+                    ShortVector hi = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 3).and((short) 0x10));
                     p0 = p0.add(lo.mul(loadS(a, ao + 64 * c + k)));
                     p1 = p1.add(hi.mul(loadS(a, ao + 64 * c + 32 + k)));
                 }
@@ -239,9 +235,9 @@ final class Q5KFormat implements QuantFormat {
             for (int c = 0; c < 4; c++) {
                 for (int k = 0; k < 32; k += S.length()) {
                     ShortVector v = loadS(w, o + 48 + 32 * c + k);
-                    ShortVector h = loadS(w, o + 16 + k);
-                    v.and((short) 0xF).or(fifthBit(h, 2 * c)).intoArray(qd, 64 * c + k);
-                    v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(fifthBit(h, 2 * c + 1))
+                    ShortVector h = loadS(w, o + 16 + k).lanewise(VectorOperators.LSHR, 2 * c);
+                    v.and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 4).and((short) 0x10)).intoArray(qd, 64 * c + k);
+                    v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 3).and((short) 0x10))
                             .intoArray(qd, 64 * c + 32 + k);
                 }
             }
