@@ -1,7 +1,6 @@
 package dev.panamax.kernels;
 
 import static dev.panamax.kernels.KQuants.INT_LE;
-import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.S;
@@ -11,7 +10,6 @@ import static dev.panamax.kernels.KQuants.pairSum;
 import static dev.panamax.kernels.KQuants.superBlocks;
 import static dev.panamax.kernels.VectorShapes.F32;
 import static dev.panamax.kernels.VectorShapes.I32;
-import static dev.panamax.kernels.VectorShapes.I8_QUARTER;
 
 import dev.panamax.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;

@@ -1,6 +1,7 @@
 package dev.panamax.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.panamax.gguf.GgmlType;
@@ -86,6 +87,19 @@ class KQuantGoldenTest {
         for (int i = 0; i < expected.length; i++) {
             assertBits(expected[i], all[i], () -> k + " vector, one call");
         }
+    }
+
+    @ParameterizedTest
+    @EnumSource(K.class)
+    void registeredForQ8KActivationsAndRejectsPartialBlocks(K k) {
+        QuantFormat f = k.format();
+        assertEquals(k.type, f.type());
+        assertEquals(ActivationType.Q8_K, f.activationType());
+        assertEquals(2L * k.type.blockBytes(), f.rowBytes(512));
+        MemorySegment seg = MemorySegment.ofArray(new byte[1024]);
+        assertThrows(IllegalArgumentException.class, () -> f.quantize(new float[300], 0, seg, 0, 300));
+        assertThrows(IllegalArgumentException.class, () -> f.dequantize(seg, 0, new float[300], 0, 300));
+        assertThrows(IllegalArgumentException.class, () -> f.dequantizeReference(seg, 0, new float[300], 0, 300));
     }
 
     static void assertBits(float expected, float actual, java.util.function.Supplier<String> what) {
