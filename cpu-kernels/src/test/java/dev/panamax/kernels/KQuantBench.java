@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
  * hand; not a test and no timing assertion:
  * <pre>
  * java --add-modules jdk.incubator.vector -cp cpu-kernels/target/classes:cpu-kernels/target/test-classes:ffm-gguf/target/classes \
- *     dev.panamax.kernels.KQuantBench [types] [rows x cols ...] [tokens]
+ *     dev.panamax.kernels.KQuantBench [types] [rows x cols ...] [tokens] [threads]
  * </pre>
  */
 public final class KQuantBench {
@@ -20,8 +20,10 @@ public final class KQuantBench {
         String types = args.length > 0 ? args[0] : "Q2_K,Q3_K,Q4_K,Q5_K,Q6_K";
         String shapes = args.length > 1 ? args[1] : "5120x5120,13824x5120";
         int tokens = args.length > 2 ? Integer.parseInt(args[2]) : 1;
-        System.out.println(VectorShapes.describe() + ", tokens " + tokens);
-        try (WorkerPool pool = new WorkerPool(1); Arena arena = Arena.ofConfined()) {
+        int threads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
+        System.out.println(VectorShapes.describe() + ", tokens " + tokens + ", threads " + threads
+                + (threads > 1 ? " (cpu column: calling thread only)" : ""));
+        try (WorkerPool pool = new WorkerPool(threads); Arena arena = Arena.ofShared()) {
             for (String tn : types.split(",")) {
                 QuantFormat f = Kernels.of(GgmlType.valueOf(tn));
                 for (String shape : shapes.split(",")) {
