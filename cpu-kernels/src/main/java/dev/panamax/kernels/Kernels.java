@@ -18,6 +18,11 @@ public final class Kernels {
         Map<GgmlType, QuantFormat> m = new EnumMap<>(GgmlType.class);
         for (QuantFormat f : new QuantFormat[] {
                 new F32Format(),
+                new Q2KFormat(),
+                new Q3KFormat(),
+                new Q4KFormat(),
+                new Q5KFormat(),
+                new Q6KFormat(),
         }) {
             m.put(f.type(), f);
         }

@@ -1,0 +1,489 @@
+package dev.panamax.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Shared pieces of the K-quant family (Q2_K..Q6_K, super-blocks of 256 values): llama.cpp's
+ * reference quantization helpers (make_qkx2_quants, make_qx_quants, make_q3_quants, nearest_int),
+ * fp16 and little-endian access, the packed 6-bit scale formats, and the small vector idioms the
+ * dot products share.
+ *
+ * <p>Quantizer arithmetic is plain float in llama.cpp's loop order (no fma), so results are byte
+ * for byte those of ggml-quants.c.
+ *
+ * <p>Dot products (measured on AVX2, JDK 25; see KQuantBench): levels and Q8_K activations are
+ * widened to shorts, multiplied in 16 bits, summed in 16 bits while the bound allows, pair-summed
+ * into ints ({@link #pairSum}) and scaled per group in int; the float/FMA alternative measured
+ * about 1.5x slower. The Vector API has no multiply-add-pairs (pmaddwd/pmaddubsw/VNNI), which is
+ * what llama.cpp's kernels lean on. Keep kernel bodies lean: C2 stops inlining a compilation once
+ * its parse-time node count passes NodeCountInliningCutoff, and vector ops not inlined box their
+ * vectors (allocation, 10-50x slower). So: loops rather than hand unrolling, no helper methods
+ * that take or return vectors beyond tiny ones, no vector-valued {@code ?:} or switch (they cost
+ * 2x), no shifts by a vector of counts (not intrinsified here), no 64-bit int species. Check
+ * allocation per call when changing a kernel.
+ */
+final class KQuants {
+    private KQuants() {}
+
+    static final int QK_K = 256;
+    /** ggml's GROUP_MAX_EPS: groups with a smaller absolute maximum count as all zero. */
+    static final float GROUP_MAX_EPS = 1e-15f;
+
+    static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    // ---- vector species -------------------------------------------------------------------
+
+    /** Full-width shorts, and the bytes (half a vector) that widen into them. */
+    static final VectorSpecies<Short> S = VectorShapes.I16;
+    static final VectorSpecies<Byte> SB = VectorShapes.I8_HALF;
+    /**
+     * Shorts for types whose scales change every 16 values (Q2_K, Q3_K, Q6_K): at most 16 lanes,
+     * so one vector never straddles two scales; with the bytes that widen into them and the ints
+     * of the same bit size.
+     */
+    static final VectorSpecies<Short> S16 = VectorShapes.I16.length() > 16 ? ShortVector.SPECIES_256 : VectorShapes.I16;
+    static final VectorSpecies<Byte> SB16 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
+    static final VectorSpecies<Integer> I16W = VectorSpecies.of(int.class, S16.vectorShape());
+    static final VectorSpecies<Float> F16W = VectorSpecies.of(float.class, S16.vectorShape());
+
+    /** Widening load of S.length() bytes from a segment. */
+    static ShortVector loadS(MemorySegment m, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(SB, m, off, LE).convertShape(VectorOperators.B2S, S, 0);
+    }
+
+    /** Widening load of S.length() bytes from an array. */
+    static ShortVector loadS(byte[] a, int off) {
+        return (ShortVector) ByteVector.fromArray(SB, a, off).convertShape(VectorOperators.B2S, S, 0);
+    }
+
+    static ShortVector loadS16(MemorySegment m, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(SB16, m, off, LE).convertShape(VectorOperators.B2S, S16, 0);
+    }
+
+    static ShortVector loadS16(byte[] a, int off) {
+        return (ShortVector) ByteVector.fromArray(SB16, a, off).convertShape(VectorOperators.B2S, S16, 0);
+    }
+
+    /** Bytes per widening-to-int load: I8_QUARTER lanes, one or more int vectors' worth. */
+    static final int QB = VectorShapes.I8_QUARTER.length();
+    /** Int vectors one quarter-vector byte load widens into (2 at 128 bits, else 1). */
+    static final int QPARTS = QB / VectorShapes.I32.length();
+
+    static ByteVector loadQ(MemorySegment m, long off) {
+        return ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, m, off, LE);
+    }
+
+    /** Part p of a quarter-vector byte load, sign-extended to ints. */
+    static IntVector toInts(ByteVector v, int p) {
+        return (IntVector) v.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
+    }
+
+    /**
+     * Sums adjacent short lanes into int lanes: int lane j = s[2j] + s[2j+1]. Valid when every
+     * such pair sum fits in a short (the callers' bounds are stated where they call it).
+     */
+    static IntVector pairSum(ShortVector s) {
+        IntVector v = (IntVector) s.reinterpretAsInts();
+        return v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /** As {@link #pairSum} for any short values (one more instruction, no range condition). */
+    static IntVector widenSum(ShortVector s) {
+        IntVector v = (IntVector) s.reinterpretAsInts();
+        return v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** Per-thread buffers for {@code dotTokens}: one super-block's decoded levels and scales. */
+    static final class Scratch {
+        /** Levels of one super-block in element order, as the signed values the dot multiplies. */
+        final short[] q = new short[QK_K];
+        /** Integer scale of each group (8 groups of 32 or 16 groups of 16). */
+        final int[] sc = new int[16];
+        /** Integer min (or level offset) of each group, where the type has one. */
+        final int[] m = new int[16];
+    }
+
+    static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    /**
+     * Sum over the eight 32-value groups of sc[g] * (q . a) for decoded levels q[0..256) and one
+     * super-block of Q8_K activations at a[ao..]. Per-lane short sums stay below 2^15 for levels up
+     * to 31 in magnitude and |a| <= 127 (32 products per group, at most 4 per lane, pairs summed).
+     */
+    static int dotGroups32(short[] q, int[] sc, byte[] a, int ao) {
+        IntVector acc = IntVector.zero(VectorShapes.I32);
+        for (int g = 0; g < 8; g++) {
+            ShortVector p = ShortVector.zero(S);
+            for (int k = 0; k < 32; k += S.length()) {
+                p = p.add(ShortVector.fromArray(S, q, 32 * g + k).mul(loadS(a, ao + 32 * g + k)));
+            }
+            acc = acc.add(pairSum(p).mul(sc[g]));
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * As {@link #dotGroups32} for sixteen 16-value groups; levels up to 63 in magnitude (at most 2
+     * products per lane before the pair sum: 4 * 63 * 127 < 2^15).
+     */
+    static int dotGroups16(short[] q, int[] sc, byte[] a, int ao) {
+        IntVector acc = IntVector.zero(I16W);
+        for (int g = 0; g < 16; g++) {
+            ShortVector p = ShortVector.zero(S16);
+            for (int k = 0; k < 16; k += S16.length()) {
+                p = p.add(ShortVector.fromArray(S16, q, 16 * g + k).mul(loadS16(a, ao + 16 * g + k)));
+            }
+            acc = acc.add(pairSum(p).mul(sc[g]));
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * q . a over one super-block for levels that already carry their scale (Q2_K, Q3_K), widening
+     * the short sums to int every {@code perWiden} vectors: callers bound |q*a| by 32767/perWiden.
+     */
+    static int dotFolded(short[] q, byte[] a, int ao, int perWiden) {
+        IntVector acc = IntVector.zero(I16W);
+        for (int i = 0; i < QK_K; i += perWiden * S16.length()) {
+            ShortVector p = ShortVector.zero(S16);
+            for (int k = 0; k < perWiden; k++) {
+                int e = i + k * S16.length();
+                p = p.add(ShortVector.fromArray(S16, q, e).mul(loadS16(a, ao + e)));
+            }
+            acc = acc.add(widenSum(p));
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    // ---- scalar helpers -------------------------------------------------------------------
+
+    /** ggml's nearest_int: the float magic-number rounding, half to even for |f| <= 4194303. */
+    static int nearestInt(float f) {
+        float v = f + 12582912f;
+        return (Float.floatToRawIntBits(v) & 0x007fffff) - 0x00400000;
+    }
+
+    static float fp16(MemorySegment m, long off) {
+        return Float.float16ToFloat(m.get(SHORT_LE, off));
+    }
+
+    static float fp16(byte[] b, int off) {
+        return Float.float16ToFloat((short) ((b[off] & 0xFF) | (b[off + 1] << 8)));
+    }
+
+    /** Round to fp16 (nearest even) and store little-endian. */
+    static void putFp16(byte[] b, int off, float f) {
+        short h = Float.floatToFloat16(f);
+        b[off] = (byte) h;
+        b[off + 1] = (byte) (h >> 8);
+    }
+
+    /** Value of an fp16 after rounding f to it. */
+    static float roundFp16(float f) {
+        return Float.float16ToFloat(Float.floatToFloat16(f));
+    }
+
+    /**
+     * Q4_K/Q5_K packed 6-bit scale (sub-block j, 0..7) from the 12 scale bytes at s[off].
+     * (ggml's get_scale_min_k4, scale half.)
+     */
+    static int scaleK4(byte[] s, int off, int j) {
+        if (j < 4) {
+            return s[off + j] & 63;
+        }
+        return (s[off + j + 4] & 0xF) | (((s[off + j - 4] & 0xFF) >> 6) << 4);
+    }
+
+    /** Q4_K/Q5_K packed 6-bit min of sub-block j. */
+    static int minK4(byte[] s, int off, int j) {
+        if (j < 4) {
+            return s[off + j + 4] & 63;
+        }
+        return ((s[off + j + 4] & 0xFF) >> 4) | (((s[off + j] & 0xFF) >> 6) << 4);
+    }
+
+    /**
+     * The eight Q4_K/Q5_K 6-bit scales, one per byte of the result (sub-block j in bits 8j..8j+7),
+     * from the 12 packed bytes read as a little-endian long (bytes 0..7) and int (bytes 8..11).
+     */
+    static long unpackScalesK4(long lo8, int hi4) {
+        int b0 = (int) lo8;
+        int low = b0 & 0x3F3F3F3F;
+        int high = (hi4 & 0x0F0F0F0F) | (((b0 >>> 6) & 0x03030303) << 4);
+        return (low & 0xFFFFFFFFL) | ((long) high << 32);
+    }
+
+    /** The eight Q4_K/Q5_K 6-bit mins, packed as {@link #unpackScalesK4}. */
+    static long unpackMinsK4(long lo8, int hi4) {
+        int b4 = (int) (lo8 >>> 32);
+        int low = b4 & 0x3F3F3F3F;
+        int high = ((hi4 >>> 4) & 0x0F0F0F0F) | (((b4 >>> 6) & 0x03030303) << 4);
+        return (low & 0xFFFFFFFFL) | ((long) high << 32);
+    }
+
+    /**
+     * Q3_K 6-bit scale j (0..15) minus 32, from the 12 packed bytes at s[off]: low 4 bits from
+     * byte j (j < 8) or the high nibble of byte j-8, high 2 bits from byte 8 + j%4.
+     */
+    static int scaleQ3(byte[] s, int off, int j) {
+        int lo = j < 8 ? s[off + j] & 0xF : (s[off + j - 8] & 0xFF) >> 4;
+        int hi = ((s[off + 8 + j % 4] & 0xFF) >> (2 * (j / 4))) & 3;
+        return (lo | hi << 4) - 32;
+    }
+
+    /**
+     * Q3_K scales 0..7 (unsigned 6-bit, before the -32) one per byte, from the 12 packed bytes read
+     * as a little-endian long (bytes 0..7) and int (bytes 8..11).
+     */
+    static long unpackScalesQ3Lo(long lo8, int hi4) {
+        int b0 = (int) lo8;
+        int b4 = (int) (lo8 >>> 32);
+        int s0 = (b0 & 0x0F0F0F0F) | ((hi4 & 0x03030303) << 4);
+        int s4 = (b4 & 0x0F0F0F0F) | (((hi4 >>> 2) & 0x03030303) << 4);
+        return (s0 & 0xFFFFFFFFL) | ((long) s4 << 32);
+    }
+
+    /** Q3_K scales 8..15, as {@link #unpackScalesQ3Lo}. */
+    static long unpackScalesQ3Hi(long lo8, int hi4) {
+        int b0 = (int) lo8;
+        int b4 = (int) (lo8 >>> 32);
+        int s8 = ((b0 >>> 4) & 0x0F0F0F0F) | (((hi4 >>> 4) & 0x03030303) << 4);
+        int s12 = ((b4 >>> 4) & 0x0F0F0F0F) | (((hi4 >>> 6) & 0x03030303) << 4);
+        return (s8 & 0xFFFFFFFFL) | ((long) s12 << 32);
+    }
+
+    // ---- llama.cpp reference quantization helpers ----------------------------------------
+
+    /**
+     * make_qkx2_quants: n values x[xo..] with weights w[wo..] to levels 0..nmax with a scale and
+     * a min (min <= 0), searching nstep+1 candidate scales by weighted least squares. Levels go
+     * to L[lo..]; the returned scale is the first element, -min is written to mins[mo].
+     */
+    static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] w, int wo, byte[] L, int lo,
+            float[] mins, int mo, byte[] laux, float rmin, float rdelta, int nstep, boolean useMad) {
+        float min = x[xo];
+        float max = x[xo];
+        float sumW = w[wo];
+        float sumX = sumW * x[xo];
+        for (int i = 1; i < n; i++) {
+            float xi = x[xo + i];
+            if (xi < min) {
+                min = xi;
+            }
+            if (xi > max) {
+                max = xi;
+            }
+            float wi = w[wo + i];
+            sumW += wi;
+            sumX += wi * xi;
+        }
+        if (min > 0) {
+            min = 0;
+        }
+        if (max == min) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            mins[mo] = -min;
+            return 0f;
+        }
+        float iscale = nmax / (max - min);
+        float scale = 1 / iscale;
+        float bestError = 0;
+        for (int i = 0; i < n; i++) {
+            int l = nearestInt(iscale * (x[xo + i] - min));
+            l = Math.max(0, Math.min(nmax, l));
+            L[lo + i] = (byte) l;
+            float diff = scale * l + min - x[xo + i];
+            diff = useMad ? Math.abs(diff) : diff * diff;
+            bestError += w[wo + i] * diff;
+        }
+        if (nstep < 1) {
+            mins[mo] = -min;
+            return scale;
+        }
+        for (int is = 0; is <= nstep; is++) {
+            iscale = (rmin + rdelta * is + nmax) / (max - min);
+            float sumL = 0;
+            float sumL2 = 0;
+            float sumXL = 0;
+            for (int i = 0; i < n; i++) {
+                int l = nearestInt(iscale * (x[xo + i] - min));
+                l = Math.max(0, Math.min(nmax, l));
+                laux[i] = (byte) l;
+                float wi = w[wo + i];
+                sumL += wi * l;
+                sumL2 += wi * l * l;
+                sumXL += wi * l * x[xo + i];
+            }
+            float det = sumW * sumL2 - sumL * sumL;
+            if (det > 0) {
+                float thisScale = (sumW * sumXL - sumX * sumL) / det;
+                float thisMin = (sumL2 * sumX - sumL * sumXL) / det;
+                if (thisMin > 0) {
+                    thisMin = 0;
+                    thisScale = sumXL / sumL2;
+                }
+                float curError = 0;
+                for (int i = 0; i < n; i++) {
+                    float diff = thisScale * laux[i] + thisMin - x[xo + i];
+                    diff = useMad ? Math.abs(diff) : diff * diff;
+                    curError += w[wo + i] * diff;
+                }
+                if (curError < bestError) {
+                    System.arraycopy(laux, 0, L, lo, n);
+                    bestError = curError;
+                    scale = thisScale;
+                    min = thisMin;
+                }
+            }
+        }
+        mins[mo] = -min;
+        return scale;
+    }
+
+    /**
+     * make_qx_quants with rmse_type 1 and no importance weights (weights x^2): signed levels
+     * -nmax..nmax-1 stored as level+nmax in L[lo..]; returns the scale.
+     */
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = nearestInt(iscale * xi);
+            l = Math.max(-nmax, Math.min(nmax - 1, l));
+            L[lo + i] = (byte) (l + nmax);
+            float w = xi * xi;
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        float scale = suml2 != 0 ? sumlx / suml2 : 0f;
+        float best = scale * sumlx;
+        for (int is = -9; is <= 9; is++) {
+            if (is == 0) {
+                continue;
+            }
+            iscale = -(nmax + 0.1f * is) / max;
+            sumlx = 0;
+            suml2 = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i];
+                int l = nearestInt(iscale * xi);
+                l = Math.max(-nmax, Math.min(nmax - 1, l));
+                float w = xi * xi;
+                sumlx += w * xi * l;
+                suml2 += w * l * l;
+            }
+            if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+                for (int i = 0; i < n; i++) {
+                    int l = nearestInt(iscale * x[xo + i]);
+                    L[lo + i] = (byte) (nmax + Math.max(-nmax, Math.min(nmax - 1, l)));
+                }
+                scale = sumlx / suml2;
+                best = scale * sumlx;
+            }
+        }
+        return scale;
+    }
+
+    /**
+     * make_q3_quants with do_rmse: signed levels -nmax..nmax-1, refined by up to five passes that
+     * move single levels while the weighted (x^2) fit improves; stored as level+nmax.
+     */
+    static float makeQ3Quants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; i++) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; i++) {
+                L[lo + i] = 0;
+            }
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xi = x[xo + i];
+            int l = nearestInt(iscale * xi);
+            l = Math.max(-nmax, Math.min(nmax - 1, l));
+            L[lo + i] = (byte) l;
+            float w = xi * xi;
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        for (int itry = 0; itry < 5; itry++) {
+            int changed = 0;
+            for (int i = 0; i < n; i++) {
+                float xi = x[xo + i];
+                float w = xi * xi;
+                int li = L[lo + i];
+                float slx = sumlx - w * xi * li;
+                if (slx > 0) {
+                    float sl2 = suml2 - w * li * li;
+                    int newL = nearestInt(xi * sl2 / slx);
+                    newL = Math.max(-nmax, Math.min(nmax - 1, newL));
+                    if (newL != li) {
+                        slx += w * xi * newL;
+                        sl2 += w * newL * newL;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[lo + i] = (byte) newL;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            changed++;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) {
+                break;
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            L[lo + i] += (byte) nmax;
+        }
+        return suml2 > 0f ? sumlx / suml2 : 0f;
+    }
+
+    /** Checks a block-aligned count and returns the number of super-blocks. */
+    static int superBlocks(int count) {
+        if (count % QK_K != 0) {
+            throw new IllegalArgumentException("K-quant value count must be a multiple of 256: " + count);
+        }
+        return count / QK_K;
+    }
+}

@@ -1,0 +1,241 @@
+package dev.panamax.kernels;
+
+import static dev.panamax.kernels.KQuants.F16W;
+import static dev.panamax.kernels.KQuants.I16W;
+import static dev.panamax.kernels.KQuants.INT_LE;
+import static dev.panamax.kernels.KQuants.LONG_LE;
+import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.S16;
+import static dev.panamax.kernels.KQuants.fp16;
+import static dev.panamax.kernels.KQuants.loadS16;
+import static dev.panamax.kernels.KQuants.nearestInt;
+import static dev.panamax.kernels.KQuants.superBlocks;
+import static dev.panamax.kernels.VectorShapes.I32;
+
+import dev.panamax.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q3_K: super-blocks of 256 values in 110 bytes: hmask[32], qs[64] (2-bit), 12 bytes of 6-bit
+ * signed scales (one per 16 values), fp16 d. Value e = 128h + 32j + l: q = ((qs[32h+l] &gt;&gt; 2j) &amp; 3),
+ * minus 4 when bit 4h+j of hmask[l] is clear; x = d*(scale[e/16]-32)*q.
+ */
+final class Q3KFormat implements QuantFormat {
+    static final int BLOCK = 110;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q3_K;
+    }
+
+    @Override
+    public ActivationType activationType() {
+        return ActivationType.Q8_K;
+    }
+
+    @Override
+    public void dequantizeReference(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        int nb = superBlocks(count);
+        byte[] blk = new byte[BLOCK];
+        for (int b = 0; b < nb; b++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * BLOCK, blk, 0, BLOCK);
+            float d = fp16(blk, 108);
+            for (int e = 0; e < QK_K; e++) {
+                int h = e / 128;
+                int j = (e % 128) / 32;
+                int l = e % 32;
+                int q = ((blk[32 + 32 * h + l] & 0xFF) >> (2 * j)) & 3;
+                if ((blk[l] & (1 << (4 * h + j))) == 0) {
+                    q -= 4;
+                }
+                float dl = d * KQuants.scaleQ3(blk, 96, e / 16);
+                dst[dstOffset + b * QK_K + e] = dl * q;
+            }
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        int nb = superBlocks(count);
+        for (int b = 0; b < nb; b++) {
+            long o = srcOffset + (long) b * BLOCK;
+            float d = fp16(src, o + 108);
+            long s8 = src.get(LONG_LE, o + 96);
+            int s4 = src.get(INT_LE, o + 104);
+            long scLo = KQuants.unpackScalesQ3Lo(s8, s4);
+            long scHi = KQuants.unpackScalesQ3Hi(s8, s4);
+            int y = dstOffset + b * QK_K;
+            for (int h = 0; h < 2; h++) {
+                for (int l0 = 0; l0 < 32; l0 += KQuants.QB) {
+                    ByteVector qsb = KQuants.loadQ(src, o + 32 + 32 * h + l0);
+                    ByteVector hmb = KQuants.loadQ(src, o + l0);
+                    for (int p = 0; p < KQuants.QPARTS; p++) {
+                        int l = l0 + p * I32.length();
+                        IntVector qs = KQuants.toInts(qsb, p);
+                        IntVector hm = KQuants.toInts(hmb, p);
+                        for (int j = 0; j < 4; j++) {
+                            int e = 128 * h + 32 * j + l;
+                            int g = e / 16;
+                            int sc = (int) (((g < 8 ? scLo : scHi) >>> (8 * (g & 7))) & 0xFF) - 32;
+                            IntVector q = qs.lanewise(VectorOperators.LSHR, 2 * j).and(3)
+                                    .or(hm.lanewise(VectorOperators.LSHR, 4 * h + j).and(1).lanewise(VectorOperators.LSHL, 2))
+                                    .sub(4);
+                            // d*sc*q is exact in float (11 + 6 + 3 bits)
+                            ((FloatVector) q.convert(VectorOperators.I2F, 0)).mul(d * sc).intoArray(dst, y + e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int count) {
+        int nb = superBlocks(count);
+        byte[] L = new byte[QK_K];
+        float[] scales = new float[16];
+        byte[] y = new byte[BLOCK];
+        for (int b = 0; b < nb; b++) {
+            int x = srcOffset + b * QK_K;
+            java.util.Arrays.fill(y, (byte) 0);
+            float maxScale = 0;
+            float amax = 0;
+            for (int j = 0; j < 16; j++) {
+                scales[j] = KQuants.makeQ3Quants(16, 4, src, x + 16 * j, L, 16 * j);
+                float scale = Math.abs(scales[j]);
+                if (scale > amax) {
+                    amax = scale;
+                    maxScale = scales[j];
+                }
+            }
+            if (maxScale != 0) {
+                float iscale = -32f / maxScale;
+                for (int j = 0; j < 16; j++) {
+                    int l = (byte) nearestInt(iscale * scales[j]);
+                    l = Math.max(-32, Math.min(31, l)) + 32;
+                    if (j < 8) {
+                        y[96 + j] = (byte) (l & 0xF);
+                    } else {
+                        y[96 + j - 8] |= (byte) ((l & 0xF) << 4);
+                    }
+                    l >>= 4;
+                    y[96 + 8 + j % 4] |= (byte) (l << (2 * (j / 4)));
+                }
+                KQuants.putFp16(y, 108, 1 / iscale);
+            }
+            float d0 = fp16(y, 108);
+            for (int j = 0; j < 16; j++) {
+                float d = d0 * KQuants.scaleQ3(y, 96, j);
+                if (d == 0) {
+                    continue;
+                }
+                for (int ii = 0; ii < 16; ii++) {
+                    int l = nearestInt(src[x + 16 * j + ii] / d);
+                    L[16 * j + ii] = (byte) (Math.max(-4, Math.min(3, l)) + 4);
+                }
+            }
+            // high bit of the first 32 values into bit 0 of hmask[0..32), the next 32 into bit 1, ...
+            for (int j = 0; j < QK_K; j++) {
+                if (L[j] > 3) {
+                    y[j % 32] |= (byte) (1 << (j / 32));
+                    L[j] -= 4;
+                }
+            }
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l++) {
+                    int e = 128 * h + l;
+                    y[32 + 32 * h + l] = (byte) (L[e] | (L[e + 32] << 2) | (L[e + 64] << 4) | (L[e + 96] << 6));
+                }
+            }
+            MemorySegment.copy(y, 0, dst, ValueLayout.JAVA_BYTE, dstOffset + (long) b * BLOCK, BLOCK);
+        }
+    }
+
+    /**
+     * Levels (-4..3) for 2-bit shift j and hmask bit {@code bit}, from widened qs bytes and the
+     * widened hmask bytes shifted left by 2 (so bit b lands on value 4 after a right shift by b).
+     */
+    private static ShortVector level(ShortVector qs, ShortVector hm4, int j, int bit) {
+        ShortVector hb = hm4.lanewise(VectorOperators.LSHR, bit).and((short) 4);
+        return qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).or(hb).sub((short) 4);
+    }
+
+    @Override
+    public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        int n = x.dim();
+        int nb = n / QK_K;
+        byte[] a = x.q8_K();
+        float[] ad = x.q8_KScale();
+        FloatVector acc = FloatVector.zero(F16W);
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            int ao = (token * nb + b) * QK_K;
+            long s8 = w.get(LONG_LE, o + 96);
+            int s4 = w.get(INT_LE, o + 104);
+            IntVector isum = IntVector.zero(I16W);
+            for (int h = 0; h < 2; h++) {
+                long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
+                for (int l = 0; l < 32; l += S16.length()) {
+                    ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
+                    ShortVector hm = loadS16(w, o + l).lanewise(VectorOperators.LSHL, 2);
+                    for (int j = 0; j < 4; j += 2) {
+                        // the scale folded into the level: |q*sc| <= 4*32, |q*sc*a| <= 16256, two per lane
+                        short sc0 = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
+                        short sc1 = (short) (((sw >>> (8 * (2 * j + 2 + l / 16))) & 0xFF) - 32);
+                        ShortVector p = level(qs, hm, j, 4 * h + j).mul(sc0).mul(loadS16(a, ao + 128 * h + 32 * j + l))
+                                .add(level(qs, hm, j + 1, 4 * h + j + 1).mul(sc1).mul(loadS16(a, ao + 128 * h + 32 * j + 32 + l)));
+                        isum = isum.add(KQuants.widenSum(p));
+                    }
+                }
+            }
+            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 108) * ad[token * nb + b]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
+            float[] out, int outOffset, int outStride) {
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        int n = x.dim();
+        int nb = n / QK_K;
+        byte[] a = x.q8_K();
+        float[] ad = x.q8_KScale();
+        KQuants.Scratch s = KQuants.SCRATCH.get();
+        short[] qd = s.q;
+        for (int t = 0; t < tokens; t++) {
+            out[outOffset + t * outStride] = 0;
+        }
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            float d = fp16(w, o + 108);
+            long s8 = w.get(LONG_LE, o + 96);
+            int s4 = w.get(INT_LE, o + 104);
+            for (int h = 0; h < 2; h++) {
+                long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
+                for (int l = 0; l < 32; l += S16.length()) {
+                    ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
+                    ShortVector hm = loadS16(w, o + l).lanewise(VectorOperators.LSHL, 2);
+                    for (int j = 0; j < 4; j++) {
+                        short scj = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
+                        level(qs, hm, j, 4 * h + j).mul(scj).intoArray(qd, 128 * h + 32 * j + l);
+                    }
+                }
+            }
+            for (int t = 0; t < tokens; t++) {
+                int tb = (token0 + t) * nb + b;
+                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotFolded(qd, a, tb * QK_K, 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+package dev.panamax.kernels;
+
+import static dev.panamax.kernels.KQuants.INT_LE;
+import static dev.panamax.kernels.KQuants.LONG_LE;
+import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.S;
+import static dev.panamax.kernels.KQuants.fp16;
+import static dev.panamax.kernels.KQuants.loadS;
+import static dev.panamax.kernels.KQuants.nearestInt;
+import static dev.panamax.kernels.KQuants.pairSum;
+import static dev.panamax.kernels.KQuants.superBlocks;
+import static dev.panamax.kernels.VectorShapes.F32;
+import static dev.panamax.kernels.VectorShapes.I32;
+
+import dev.panamax.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_K: super-blocks of 256 values in 144 bytes: fp16 d, fp16 dmin, 12 bytes of packed 6-bit
+ * scales and mins for eight sub-blocks of 32, 128 bytes of 4-bit levels. Value =
+ * d*sc*q - dmin*m. Chunk c (64 values) uses the low nibbles of qs[32c..32c+32) for sub-block 2c
+ * and the high nibbles for sub-block 2c+1.
+ */
+final class Q4KFormat implements QuantFormat {
+    static final int BLOCK = 144;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q4_K;
+    }
+
+    @Override
+    public ActivationType activationType() {
+        return ActivationType.Q8_K;
+    }
+
+    @Override
+    public void dequantizeReference(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        int nb = superBlocks(count);
+        byte[] blk = new byte[BLOCK];
+        for (int b = 0; b < nb; b++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * BLOCK, blk, 0, BLOCK);
+            float d = fp16(blk, 0);
+            float min = fp16(blk, 2);
+            int y = dstOffset + b * QK_K;
+            for (int c = 0; c < 4; c++) {
+                float d1 = d * KQuants.scaleK4(blk, 4, 2 * c);
+                float m1 = min * KQuants.minK4(blk, 4, 2 * c);
+                float d2 = d * KQuants.scaleK4(blk, 4, 2 * c + 1);
+                float m2 = min * KQuants.minK4(blk, 4, 2 * c + 1);
+                for (int l = 0; l < 32; l++) {
+                    int q = blk[16 + 32 * c + l] & 0xFF;
+                    dst[y + 64 * c + l] = d1 * (q & 0xF) - m1;
+                    dst[y + 64 * c + 32 + l] = d2 * (q >> 4) - m2;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        int nb = superBlocks(count);
+        for (int b = 0; b < nb; b++) {
+            long o = srcOffset + (long) b * BLOCK;
+            float d = fp16(src, o);
+            float min = fp16(src, o + 2);
+            long s8 = src.get(LONG_LE, o + 4);
+            int s4 = src.get(INT_LE, o + 12);
+            long sc = KQuants.unpackScalesK4(s8, s4);
+            long mn = KQuants.unpackMinsK4(s8, s4);
+            int y = dstOffset + b * QK_K;
+            for (int c = 0; c < 4; c++) {
+                // d*sc*q is exact in float (11 + 6 + 4 significant bits), so the fused form
+                // rounds once, as the reference's product-then-subtract does.
+                FloatVector d1 = FloatVector.broadcast(F32, d * (int) ((sc >>> (16 * c)) & 0xFF));
+                FloatVector m1 = FloatVector.broadcast(F32, -(min * (int) ((mn >>> (16 * c)) & 0xFF)));
+                FloatVector d2 = FloatVector.broadcast(F32, d * (int) ((sc >>> (16 * c + 8)) & 0xFF));
+                FloatVector m2 = FloatVector.broadcast(F32, -(min * (int) ((mn >>> (16 * c + 8)) & 0xFF)));
+                for (int l0 = 0; l0 < 32; l0 += KQuants.QB) {
+                    ByteVector qb = KQuants.loadQ(src, o + 16 + 32 * c + l0);
+                    for (int p = 0; p < KQuants.QPARTS; p++) {
+                        int l = l0 + p * I32.length();
+                        IntVector q = KQuants.toInts(qb, p);
+                        FloatVector lo = (FloatVector) q.and(0xF).convert(VectorOperators.I2F, 0);
+                        FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0);
+                        lo.fma(d1, m1).intoArray(dst, y + 64 * c + l);
+                        hi.fma(d2, m2).intoArray(dst, y + 64 * c + 32 + l);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int count) {
+        int nb = superBlocks(count);
+        byte[] L = new byte[QK_K];
+        byte[] laux = new byte[32];
+        float[] weights = new float[32];
+        float[] mins = new float[8];
+        float[] scales = new float[8];
+        byte[] y = new byte[BLOCK];
+        for (int b = 0; b < nb; b++) {
+            int x = srcOffset + b * QK_K;
+            java.util.Arrays.fill(y, (byte) 0);
+            float maxScale = 0;
+            float maxMin = 0;
+            for (int j = 0; j < 8; j++) {
+                float sumX2 = 0;
+                for (int l = 0; l < 32; l++) {
+                    sumX2 += src[x + 32 * j + l] * src[x + 32 * j + l];
+                }
+                float avX = (float) Math.sqrt(sumX2 / 32);
+                for (int l = 0; l < 32; l++) {
+                    weights[l] = avX + Math.abs(src[x + 32 * j + l]);
+                }
+                scales[j] = KQuants.makeQkx2Quants(32, 15, src, x + 32 * j, weights, 0, L, 32 * j, mins, j, laux,
+                        -1f, 0.1f, 20, false);
+                if (scales[j] > maxScale) {
+                    maxScale = scales[j];
+                }
+                if (mins[j] > maxMin) {
+                    maxMin = mins[j];
+                }
+            }
+            packScalesK4(y, 4, scales, mins, maxScale, maxMin);
+            KQuants.putFp16(y, 0, maxScale / 63f);
+            KQuants.putFp16(y, 2, maxMin / 63f);
+            requantizeK4(src, x, y, L, 15);
+            for (int c = 0; c < 4; c++) {
+                for (int l = 0; l < 32; l++) {
+                    y[16 + 32 * c + l] = (byte) (L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+                }
+            }
+            MemorySegment.copy(y, 0, dst, ValueLayout.JAVA_BYTE, dstOffset + (long) b * BLOCK, BLOCK);
+        }
+    }
+
+    /**
+     * The 6-bit scales and mins of eight sub-blocks into the 12 bytes at y[off] (shared with
+     * Q5_K): ls = min(63, nint(63/maxScale*scale)) as uint8, likewise lm.
+     */
+    static void packScalesK4(byte[] y, int off, float[] scales, float[] mins, float maxScale, float maxMin) {
+        float invScale = maxScale > 0 ? 63f / maxScale : 0f;
+        float invMin = maxMin > 0 ? 63f / maxMin : 0f;
+        for (int j = 0; j < 8; j++) {
+            int ls = Math.min(63, nearestInt(invScale * scales[j]) & 0xFF);
+            int lm = Math.min(63, nearestInt(invMin * mins[j]) & 0xFF);
+            if (j < 4) {
+                y[off + j] = (byte) ls;
+                y[off + j + 4] = (byte) lm;
+            } else {
+                y[off + j + 4] = (byte) ((ls & 0xF) | ((lm & 0xF) << 4));
+                y[off + j - 4] |= (byte) ((ls >> 4) << 6);
+                y[off + j] |= (byte) ((lm >> 4) << 6);
+            }
+        }
+    }
+
+    /**
+     * Recomputes the levels of every sub-block with a non-zero scale from the stored fp16 d, dmin
+     * and 6-bit scales (block header at y[0..16)): l = clamp(nint((x + dmin*m)/(d*sc)), 0, nmax).
+     */
+    static void requantizeK4(float[] src, int x, byte[] y, byte[] L, int nmax) {
+        float d0 = fp16(y, 0);
+        float dmin0 = fp16(y, 2);
+        for (int j = 0; j < 8; j++) {
+            float d = d0 * KQuants.scaleK4(y, 4, j);
+            if (d == 0) {
+                continue;
+            }
+            float dm = dmin0 * KQuants.minK4(y, 4, j);
+            for (int ii = 0; ii < 32; ii++) {
+                int l = nearestInt((src[x + 32 * j + ii] + dm) / d);
+                L[32 * j + ii] = (byte) Math.max(0, Math.min(nmax, l));
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        int n = x.dim();
+        int nb = n / QK_K;
+        byte[] a = x.q8_K();
+        float[] ad = x.q8_KScale();
+        int[] bsum = x.q8_KSum16();
+        FloatVector acc = FloatVector.zero(F32);
+        float minAcc = 0;
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            float da = ad[token * nb + b];
+            long s8 = w.get(LONG_LE, o + 4);
+            int s4 = w.get(INT_LE, o + 12);
+            long sc = KQuants.unpackScalesK4(s8, s4);
+            long mn = KQuants.unpackMinsK4(s8, s4);
+            int g = (token * nb + b) * 16;
+            int msum = 0;
+            for (int j = 0; j < 8; j++) {
+                msum += (int) ((mn >>> (8 * j)) & 0xFF) * (bsum[g + 2 * j] + bsum[g + 2 * j + 1]);
+            }
+            minAcc += fp16(w, o + 2) * da * msum;
+            int ao = (token * nb + b) * QK_K;
+            long q = o + 16;
+            IntVector isum = IntVector.zero(I32);
+            for (int c = 0; c < 4; c++) {
+                // per lane: at most 4 products of 15*127, pairs summed: < 2^15
+                ShortVector p0 = ShortVector.zero(S);
+                ShortVector p1 = ShortVector.zero(S);
+                for (int k = 0; k < 32; k += S.length()) {
+                    ShortVector v = loadS(w, q + 32 * c + k);
+                    ShortVector lo = v.and((short) 0xF);
+                    ShortVector hi = v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF);
+                    p0 = p0.add(lo.mul(loadS(a, ao + 64 * c + k)));
+                    p1 = p1.add(hi.mul(loadS(a, ao + 64 * c + 32 + k)));
+                }
+                isum = isum.add(pairSum(p0).mul((int) (sc >>> (16 * c)) & 0xFF))
+                        .add(pairSum(p1).mul((int) (sc >>> (16 * c + 8)) & 0xFF));
+            }
+            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = fs.fma(FloatVector.broadcast(F32, fp16(w, o) * da), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minAcc;
+    }
+
+    @Override
+    public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
+            float[] out, int outOffset, int outStride) {
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        int n = x.dim();
+        int nb = n / QK_K;
+        byte[] a = x.q8_K();
+        float[] ad = x.q8_KScale();
+        int[] bsum = x.q8_KSum16();
+        KQuants.Scratch s = KQuants.SCRATCH.get();
+        short[] qd = s.q;
+        int[] sc = s.sc;
+        int[] mn = s.m;
+        for (int t = 0; t < tokens; t++) {
+            out[outOffset + t * outStride] = 0;
+        }
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            float d = fp16(w, o);
+            float dmin = fp16(w, o + 2);
+            long s8 = w.get(LONG_LE, o + 4);
+            int s4 = w.get(INT_LE, o + 12);
+            long scp = KQuants.unpackScalesK4(s8, s4);
+            long mnp = KQuants.unpackMinsK4(s8, s4);
+            for (int j = 0; j < 8; j++) {
+                sc[j] = (int) (scp >>> (8 * j)) & 0xFF;
+                mn[j] = (int) (mnp >>> (8 * j)) & 0xFF;
+            }
+            for (int c = 0; c < 4; c++) {
+                for (int k = 0; k < 32; k += S.length()) {
+                    ShortVector v = loadS(w, o + 16 + 32 * c + k);
+                    v.and((short) 0xF).intoArray(qd, 64 * c + k);
+                    v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).intoArray(qd, 64 * c + 32 + k);
+                }
+            }
+            for (int t = 0; t < tokens; t++) {
+                int tb = (token0 + t) * nb + b;
+                int isum = KQuants.dotGroups32(qd, sc, a, tb * QK_K);
+                int msum = 0;
+                for (int j = 0; j < 8; j++) {
+                    msum += mn[j] * (bsum[tb * 16 + 2 * j] + bsum[tb * 16 + 2 * j + 1]);
+                }
+                float da = ad[tb];
+                out[outOffset + t * outStride] += d * da * isum - dmin * da * msum;
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+package dev.panamax.kernels;
+
+import static dev.panamax.kernels.KQuants.F16W;
+import static dev.panamax.kernels.KQuants.I16W;
+import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.S16;
+import static dev.panamax.kernels.KQuants.fp16;
+import static dev.panamax.kernels.KQuants.loadS16;
+import static dev.panamax.kernels.KQuants.nearestInt;
+import static dev.panamax.kernels.KQuants.pairSum;
+import static dev.panamax.kernels.KQuants.superBlocks;
+import static dev.panamax.kernels.VectorShapes.I32;
+
+import dev.panamax.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q6_K: super-blocks of 256 values in 210 bytes: ql[128] low nibbles, qh[64] high 2-bit pairs,
+ * 16 int8 scales (one per 16 values), fp16 d. Value e = 128h + 32k + l: low nibble of
+ * ql[64h + l + 32*(k&amp;1)] (k &lt; 2) or its high nibble (k &gt;= 2), high bits (qh[32h+l] &gt;&gt; 2k) &amp; 3,
+ * q = (lo | hi &lt;&lt; 4) - 32; x = d*scale[e/16]*q.
+ */
+final class Q6KFormat implements QuantFormat {
+    static final int BLOCK = 210;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q6_K;
+    }
+
+    @Override
+    public ActivationType activationType() {
+        return ActivationType.Q8_K;
+    }
+
+    /** Level (-32..31) of value e of the block in blk. */
+    private static int level(byte[] blk, int e) {
+        int h = e / 128;
+        int k = (e % 128) / 32;
+        int l = e % 32;
+        int ql = blk[64 * h + l + 32 * (k & 1)] & 0xFF;
+        int lo = k < 2 ? ql & 0xF : ql >> 4;
+        int hi = ((blk[128 + 32 * h + l] & 0xFF) >> (2 * k)) & 3;
+        return (lo | hi << 4) - 32;
+    }
+
+    @Override
+    public void dequantizeReference(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        int nb = superBlocks(count);
+        byte[] blk = new byte[BLOCK];
+        for (int b = 0; b < nb; b++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * BLOCK, blk, 0, BLOCK);
+            float d = fp16(blk, 208);
+            for (int e = 0; e < QK_K; e++) {
+                dst[dstOffset + b * QK_K + e] = d * blk[192 + e / 16] * level(blk, e);
+            }
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        int nb = superBlocks(count);
+        for (int b = 0; b < nb; b++) {
+            long o = srcOffset + (long) b * BLOCK;
+            float d = fp16(src, o + 208);
+            int y = dstOffset + b * QK_K;
+            for (int h = 0; h < 2; h++) {
+                for (int l0 = 0; l0 < 32; l0 += KQuants.QB) {
+                    ByteVector ql0b = KQuants.loadQ(src, o + 64 * h + l0);
+                    ByteVector ql1b = KQuants.loadQ(src, o + 64 * h + 32 + l0);
+                    ByteVector qhb = KQuants.loadQ(src, o + 128 + 32 * h + l0);
+                    for (int p = 0; p < KQuants.QPARTS; p++) {
+                        int l = l0 + p * I32.length();
+                        IntVector ql0 = KQuants.toInts(ql0b, p);
+                        IntVector ql1 = KQuants.toInts(ql1b, p);
+                        IntVector qh = KQuants.toInts(qhb, p);
+                        for (int k = 0; k < 4; k++) {
+                            IntVector ql = (k & 1) == 0 ? ql0 : ql1;
+                            IntVector lo = k < 2 ? ql.and(0xF) : ql.lanewise(VectorOperators.LSHR, 4).and(0xF);
+                            IntVector q = lo.or(qh.lanewise(VectorOperators.LSHR, 2 * k).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                            int e = 128 * h + 32 * k + l;
+                            // (d*scale) is exact; one rounding for *q, as the reference
+                            float ds = d * src.get(ValueLayout.JAVA_BYTE, o + 192 + e / 16);
+                            ((FloatVector) q.convert(VectorOperators.I2F, 0)).mul(ds).intoArray(dst, y + e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int count) {
+        int nb = superBlocks(count);
+        byte[] L = new byte[QK_K];
+        float[] scales = new float[16];
+        byte[] y = new byte[BLOCK];
+        for (int b = 0; b < nb; b++) {
+            int x = srcOffset + b * QK_K;
+            java.util.Arrays.fill(y, (byte) 0);
+            float maxScale = 0;
+            float maxAbsScale = 0;
+            for (int ib = 0; ib < 16; ib++) {
+                float scale = KQuants.makeQxQuants(16, 32, src, x + 16 * ib, L, 16 * ib);
+                scales[ib] = scale;
+                float abs = Math.abs(scale);
+                if (abs > maxAbsScale) {
+                    maxAbsScale = abs;
+                    maxScale = scale;
+                }
+            }
+            if (maxAbsScale < KQuants.GROUP_MAX_EPS) {
+                MemorySegment.copy(y, 0, dst, ValueLayout.JAVA_BYTE, dstOffset + (long) b * BLOCK, BLOCK);
+                continue;
+            }
+            float iscale = -128f / maxScale;
+            KQuants.putFp16(y, 208, 1 / iscale);
+            for (int ib = 0; ib < 16; ib++) {
+                y[192 + ib] = (byte) Math.min(127, nearestInt(iscale * scales[ib]));
+            }
+            float d0 = fp16(y, 208);
+            for (int j = 0; j < 16; j++) {
+                float d = d0 * y[192 + j];
+                if (d == 0) {
+                    continue;
+                }
+                for (int ii = 0; ii < 16; ii++) {
+                    int l = nearestInt(src[x + 16 * j + ii] / d);
+                    L[16 * j + ii] = (byte) (Math.max(-32, Math.min(31, l)) + 32);
+                }
+            }
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l++) {
+                    int e = 128 * h + l;
+                    int q1 = L[e] & 0xF;
+                    int q2 = L[e + 32] & 0xF;
+                    int q3 = L[e + 64] & 0xF;
+                    int q4 = L[e + 96] & 0xF;
+                    y[64 * h + l] = (byte) (q1 | (q3 << 4));
+                    y[64 * h + 32 + l] = (byte) (q2 | (q4 << 4));
+                    y[128 + 32 * h + l] = (byte) ((L[e] >> 4) | ((L[e + 32] >> 4) << 2) | ((L[e + 64] >> 4) << 4)
+                            | ((L[e + 96] >> 4) << 6));
+                }
+            }
+            MemorySegment.copy(y, 0, dst, ValueLayout.JAVA_BYTE, dstOffset + (long) b * BLOCK, BLOCK);
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        int n = x.dim();
+        int nb = n / QK_K;
+        byte[] a = x.q8_K();
+        float[] ad = x.q8_KScale();
+        FloatVector acc = FloatVector.zero(F16W);
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            int ao = (token * nb + b) * QK_K;
+            IntVector isum = IntVector.zero(I16W);
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += S16.length()) {
+                    ShortVector qh = loadS16(w, o + 128 + 32 * h + l);
+                    for (int m = 0; m < 2; m++) {
+                        // values k = m (low nibbles, high bits 2m) and k = m + 2 (high nibbles, bits 2m + 4)
+                        ShortVector ql = loadS16(w, o + 64 * h + 32 * m + l);
+                        ShortVector hs = qh.lanewise(VectorOperators.LSHR, 2 * m);
+                        ShortVector q0 = ql.and((short) 0xF).or(hs.lanewise(VectorOperators.LSHL, 4).and((short) 0x30)).sub((short) 32);
+                        ShortVector q1 = ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hs.and((short) 0x30)).sub((short) 32);
+                        int e0 = 128 * h + 32 * m + l;
+                        // per lane one product of 32*127 (two at 128 bits), pairs summed: < 2^15
+                        isum = isum.add(pairSum(q0.mul(loadS16(a, ao + e0))).mul(w.get(ValueLayout.JAVA_BYTE, o + 192 + e0 / 16)))
+                                .add(pairSum(q1.mul(loadS16(a, ao + e0 + 64))).mul(w.get(ValueLayout.JAVA_BYTE, o + 192 + e0 / 16 + 4)));
+                    }
+                }
+            }
+            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 208) * ad[token * nb + b]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
+            float[] out, int outOffset, int outStride) {
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        int n = x.dim();
+        int nb = n / QK_K;
+        byte[] a = x.q8_K();
+        float[] ad = x.q8_KScale();
+        KQuants.Scratch s = KQuants.SCRATCH.get();
+        short[] qd = s.q;
+        int[] sc = s.sc;
+        for (int t = 0; t < tokens; t++) {
+            out[outOffset + t * outStride] = 0;
+        }
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            float d = fp16(w, o + 208);
+            for (int j = 0; j < 16; j++) {
+                sc[j] = w.get(ValueLayout.JAVA_BYTE, o + 192 + j);
+            }
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += S16.length()) {
+                    ShortVector qh = loadS16(w, o + 128 + 32 * h + l);
+                    for (int m = 0; m < 2; m++) {
+                        ShortVector ql = loadS16(w, o + 64 * h + 32 * m + l);
+                        ShortVector hs = qh.lanewise(VectorOperators.LSHR, 2 * m);
+                        ql.and((short) 0xF).or(hs.lanewise(VectorOperators.LSHL, 4).and((short) 0x30)).sub((short) 32)
+                                .intoArray(qd, 128 * h + 32 * m + l);
+                        ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hs.and((short) 0x30)).sub((short) 32)
+                                .intoArray(qd, 128 * h + 32 * m + 64 + l);
+                    }
+                }
+            }
+            for (int t = 0; t < tokens; t++) {
+                int tb = (token0 + t) * nb + b;
+                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotGroups16(qd, sc, a, tb * QK_K);
+            }
+        }
+    }
+}
