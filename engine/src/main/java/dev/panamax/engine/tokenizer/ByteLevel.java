@@ -8,7 +8,7 @@ import java.nio.charset.StandardCharsets;
  * are plain strings. Printable Latin-1 bytes (33..126, 161..172, 174..255) stand for themselves, the
  * other 68 bytes map in order to U+0100..U+0143 (space is U+0120 'Ġ', newline U+010A 'Ċ').
  */
-final class ByteLevel {
+public final class ByteLevel {
     private ByteLevel() {}
 
     private static final char[] BYTE_TO_CHAR = new char[256];
@@ -26,7 +26,7 @@ final class ByteLevel {
         }
     }
 
-    static char charOf(int b) {
+    public static char charOf(int b) {
         return BYTE_TO_CHAR[b & 0xFF];
     }
 
