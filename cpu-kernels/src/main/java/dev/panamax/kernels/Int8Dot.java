@@ -40,18 +40,20 @@ final class Int8Dot {
      * {@code w0} holds weights 0..15, {@code w16} weights 16..31, all signed bytes.
      */
     static IntVector block(ByteVector w0, ByteVector w16, byte[] x, int xo) {
-        IntVector acc = null;
-        for (int p = 0; p < PARTS; p++) {
-            int o = p * S.length();
-            ShortVector a = (ShortVector) w0.convertShape(VectorOperators.B2S, S, p);
-            ShortVector b = (ShortVector) w16.convertShape(VectorOperators.B2S, S, p);
-            ShortVector xa = (ShortVector) ByteVector.fromArray(BS, x, xo + o).convertShape(VectorOperators.B2S, S, 0);
-            ShortVector xb = (ShortVector) ByteVector.fromArray(BS, x, xo + 16 + o).convertShape(VectorOperators.B2S, S, 0);
-            ShortVector prod = a.mul(xa).add(b.mul(xb));
-            IntVector s = widenPairs(prod);
-            acc = acc == null ? s : acc.add(s);
+        IntVector acc = part(w0, w16, x, xo, 0);
+        for (int p = 1; p < PARTS; p++) {
+            acc = acc.add(part(w0, w16, x, xo, p));
         }
         return acc;
+    }
+
+    private static IntVector part(ByteVector w0, ByteVector w16, byte[] x, int xo, int p) {
+        int o = p * S.length();
+        ShortVector a = (ShortVector) w0.convertShape(VectorOperators.B2S, S, p);
+        ShortVector b = (ShortVector) w16.convertShape(VectorOperators.B2S, S, p);
+        ShortVector xa = (ShortVector) ByteVector.fromArray(BS, x, xo + o).convertShape(VectorOperators.B2S, S, 0);
+        ShortVector xb = (ShortVector) ByteVector.fromArray(BS, x, xo + 16 + o).convertShape(VectorOperators.B2S, S, 0);
+        return widenPairs(a.mul(xa).add(b.mul(xb)));
     }
 
     /** Sums each pair of adjacent short lanes into one int lane (pmaddwd-like). */
