@@ -1,24 +1,35 @@
 package dev.panamax.kernels;
 
 import static dev.panamax.kernels.VectorShapes.F32;
+import static dev.panamax.kernels.VectorShapes.I32;
 
 import dev.panamax.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
- * bfloat16: the upper half of a float32. The dot products widen the weights with the Vector API
+ * bfloat16: the upper half of a float32. The vector paths widen the weights with the Vector API
  * (short to int, shift left 16, reinterpret as float) and multiply-add against the float
  * activations.
  */
 final class BF16Format implements QuantFormat {
-    private static final int CHUNK = 512;
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+    /** The bf16 values that widen into one F32 vector. */
+    private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class,
+            VectorShape.forBitSize(Math.max(64, F32.vectorBitSize() / 2)));
 
-    private static final class Scratch {
-        final short[] halfs = new short[CHUNK];
-        final float[] floats = new float[CHUNK];
+    private static FloatVector widen(MemorySegment w, long offset) {
+        ShortVector h = ShortVector.fromMemorySegment(HALF, w, offset, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I32, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static float scalar(MemorySegment w, long offset) {
+        return QuantMath.bf16ToFloat(w.get(QuantMath.SHORT_LE, offset));
     }
 
     @Override
@@ -34,23 +45,18 @@ final class BF16Format implements QuantFormat {
     @Override
     public void dequantizeReference(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
         for (int i = 0; i < count; i++) {
-            dst[dstOffset + i] = QuantMath.bf16ToFloat(src.get(QuantMath.SHORT_LE, srcOffset + 2L * i));
+            dst[dstOffset + i] = scalar(src, srcOffset + 2L * i);
         }
     }
 
     @Override
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
-        short[] h = SCRATCH.get().halfs;
-        for (int c = 0; c < count; c += CHUNK) {
-            int len = Math.min(CHUNK, count - c);
-            MemorySegment.copy(src, QuantMath.SHORT_LE, srcOffset + 2L * c, h, 0, len);
-            convert(h, dst, dstOffset + c, len);
+        int i = 0;
+        for (; i + F32.length() <= count; i += F32.length()) {
+            widen(src, srcOffset + 2L * i).intoArray(dst, dstOffset + i);
         }
-    }
-
-    private static void convert(short[] h, float[] dst, int o, int len) {
-        for (int i = 0; i < len; i++) {
-            dst[o + i] = Float.intBitsToFloat(h[i] << 16);
+        for (; i < count; i++) {
+            dst[dstOffset + i] = scalar(src, srcOffset + 2L * i);
         }
     }
 
@@ -66,24 +72,19 @@ final class BF16Format implements QuantFormat {
         int n = x.dim();
         float[] a = x.f32();
         int base = token * n;
-        Scratch s = SCRATCH.get();
-        FloatVector acc = FloatVector.zero(F32);
-        float tail = 0;
-        for (int c = 0; c < n; c += CHUNK) {
-            int len = Math.min(CHUNK, n - c);
-            MemorySegment.copy(w, QuantMath.SHORT_LE, rowOffset + 2L * c, s.halfs, 0, len);
-            convert(s.halfs, s.floats, 0, len);
-            float[] f = s.floats;
-            int bound = F32.loopBound(len);
-            int i = 0;
-            for (; i < bound; i += F32.length()) {
-                acc = FloatVector.fromArray(F32, f, i).fma(FloatVector.fromArray(F32, a, base + c + i), acc);
-            }
-            for (; i < len; i++) {
-                tail += f[i] * a[base + c + i];
-            }
+        int lanes = F32.length();
+        FloatVector acc0 = FloatVector.zero(F32);
+        FloatVector acc1 = acc0;
+        int i = 0;
+        for (; i + 2 * lanes <= n; i += 2 * lanes) {
+            acc0 = widen(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F32, a, base + i), acc0);
+            acc1 = widen(w, rowOffset + 2L * (i + lanes)).fma(FloatVector.fromArray(F32, a, base + i + lanes), acc1);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + tail;
+        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += scalar(w, rowOffset + 2L * i) * a[base + i];
+        }
+        return sum;
     }
 
     @Override
@@ -91,7 +92,7 @@ final class BF16Format implements QuantFormat {
             float[] out, int outOffset, int outStride) {
         int n = x.dim();
         float[] a = x.f32();
-        Scratch s = SCRATCH.get();
+        int lanes = F32.length();
         for (int t = 0; t < tokens; t += 4) {
             int tn = Math.min(4, tokens - t);
             if (tn == 1) {
@@ -106,30 +107,24 @@ final class BF16Format implements QuantFormat {
             FloatVector a1 = a0;
             FloatVector a2 = a0;
             FloatVector a3 = a0;
+            int i = 0;
+            for (; i + lanes <= n; i += lanes) {
+                FloatVector wv = widen(w, rowOffset + 2L * i);
+                a0 = wv.fma(FloatVector.fromArray(F32, a, b0 + i), a0);
+                a1 = wv.fma(FloatVector.fromArray(F32, a, b1 + i), a1);
+                a2 = wv.fma(FloatVector.fromArray(F32, a, b2 + i), a2);
+                a3 = wv.fma(FloatVector.fromArray(F32, a, b3 + i), a3);
+            }
             float e0 = 0;
             float e1 = 0;
             float e2 = 0;
             float e3 = 0;
-            for (int c = 0; c < n; c += CHUNK) {
-                int len = Math.min(CHUNK, n - c);
-                MemorySegment.copy(w, QuantMath.SHORT_LE, rowOffset + 2L * c, s.halfs, 0, len);
-                convert(s.halfs, s.floats, 0, len);
-                float[] f = s.floats;
-                int bound = F32.loopBound(len);
-                int i = 0;
-                for (; i < bound; i += F32.length()) {
-                    FloatVector wv = FloatVector.fromArray(F32, f, i);
-                    a0 = wv.fma(FloatVector.fromArray(F32, a, b0 + c + i), a0);
-                    a1 = wv.fma(FloatVector.fromArray(F32, a, b1 + c + i), a1);
-                    a2 = wv.fma(FloatVector.fromArray(F32, a, b2 + c + i), a2);
-                    a3 = wv.fma(FloatVector.fromArray(F32, a, b3 + c + i), a3);
-                }
-                for (; i < len; i++) {
-                    e0 += f[i] * a[b0 + c + i];
-                    e1 += f[i] * a[b1 + c + i];
-                    e2 += f[i] * a[b2 + c + i];
-                    e3 += f[i] * a[b3 + c + i];
-                }
+            for (; i < n; i++) {
+                float wi = scalar(w, rowOffset + 2L * i);
+                e0 += wi * a[b0 + i];
+                e1 += wi * a[b1 + i];
+                e2 += wi * a[b2 + i];
+                e3 += wi * a[b3 + i];
             }
             Int8Dot.store4(a0, a1, a2, a3, e0, e1, e2, e3, tn, out, outOffset + t * outStride, outStride);
         }

@@ -65,8 +65,8 @@ final class IQ4XSFormat implements QuantFormat {
                 FloatVector dl = FloatVector.broadcast(F, d * subScale(sh, sl, ib));
                 ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
                 int y = dstOffset + 256 * b + 32 * ib;
-                Dequant.store(Int8Dot.iq4(Int8Dot.low(q)), dl, dst, y);
-                Dequant.store(Int8Dot.iq4(Int8Dot.high(q)), dl, dst, y + 16);
+                Dequant.store(Int8Dot.iq4(Int8Dot.lowNibbles(q)), dl, dst, y);
+                Dequant.store(Int8Dot.iq4(Int8Dot.highNibbles(q)), dl, dst, y + 16);
             }
         }
     }
@@ -79,11 +79,39 @@ final class IQ4XSFormat implements QuantFormat {
         }
     }
 
+    /** Int lanes of one 32-value sub-block's dot product with x[xo ..]. */
+    private static IntVector blockDot(ByteVector q, short[] x, int xo) {
+        IntVector acc = Int8Dot.dot(Int8Dot.iq4Half(q, 0, false), Int8Dot.iq4Half(q, 0, true), x, xo);
+        for (int p = 1; p < Int8Dot.PARTS; p++) {
+            acc = acc.add(Int8Dot.dot(Int8Dot.iq4Half(q, p, false), Int8Dot.iq4Half(q, p, true), x, xo + p * Int8Dot.L));
+        }
+        return acc;
+    }
+
+    /** Decodes a row into int16 grid values and per-32 scales d * (ls - 32). */
+    private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
+        long o = rowOffset;
+        for (int b = 0; b < n / 256; b++, o += BLOCK) {
+            float d = QuantMath.fp16(w, o);
+            int sh = w.get(QuantMath.SHORT_LE, o + 2);
+            int sl = QuantMath.u32(w, o + 4);
+            for (int ib = 0; ib < 8; ib++) {
+                dec.d[8 * b + ib] = d * subScale(sh, sl, ib);
+                ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
+                int y = 256 * b + 32 * ib;
+                for (int p = 0; p < Int8Dot.PARTS; p++) {
+                    Int8Dot.iq4Half(q, p, false).intoArray(dec.q, y + p * Int8Dot.L);
+                    Int8Dot.iq4Half(q, p, true).intoArray(dec.q, y + 16 + p * Int8Dot.L);
+                }
+            }
+        }
+    }
+
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
         int nb = n / 256;
-        byte[] xq = x.q8_K();
+        short[] xq = x.q8_KWide();
         float[] xd = x.q8_KScale();
         int xo = token * n;
         int so = token * nb;
@@ -96,7 +124,7 @@ final class IQ4XSFormat implements QuantFormat {
             IntVector sum = IntVector.zero(I);
             for (int ib = 0; ib < 8; ib++) {
                 ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
-                IntVector s = Int8Dot.block(Int8Dot.iq4(Int8Dot.low(q)), Int8Dot.iq4(Int8Dot.high(q)), xq, xo + 256 * b + 32 * ib);
+                IntVector s = blockDot(q, xq, xo + 256 * b + 32 * ib);
                 sum = sum.add(s.mul(subScale(sh, sl, ib)));
             }
             acc = Int8Dot.fma(sum, d * xd[so + b], acc);
@@ -108,49 +136,14 @@ final class IQ4XSFormat implements QuantFormat {
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
         int n = x.dim();
-        int nb = n / 256;
-        byte[] xq = x.q8_K();
-        float[] xd = x.q8_KScale();
-        for (int t = 0; t < tokens; t += 4) {
-            int tn = Math.min(4, tokens - t);
-            if (tn == 1) {
-                out[outOffset + t * outStride] = dot(w, rowOffset, x, token0 + t);
-                continue;
-            }
-            int t0 = token0 + t;
-            int t1 = t0 + 1;
-            int t2 = t0 + Math.min(2, tn - 1);
-            int t3 = t0 + Math.min(3, tn - 1);
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            long o = rowOffset;
-            for (int b = 0; b < nb; b++, o += BLOCK) {
-                float d = QuantMath.fp16(w, o);
-                int sh = w.get(QuantMath.SHORT_LE, o + 2);
-                int sl = QuantMath.u32(w, o + 4);
-                IntVector s0 = IntVector.zero(I);
-                IntVector s1 = s0;
-                IntVector s2 = s0;
-                IntVector s3 = s0;
-                for (int ib = 0; ib < 8; ib++) {
-                    ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
-                    ByteVector w0 = Int8Dot.iq4(Int8Dot.low(q));
-                    ByteVector w16 = Int8Dot.iq4(Int8Dot.high(q));
-                    int ls = subScale(sh, sl, ib);
-                    int xb = 256 * b + 32 * ib;
-                    s0 = s0.add(Int8Dot.block(w0, w16, xq, t0 * n + xb).mul(ls));
-                    s1 = s1.add(Int8Dot.block(w0, w16, xq, t1 * n + xb).mul(ls));
-                    s2 = s2.add(Int8Dot.block(w0, w16, xq, t2 * n + xb).mul(ls));
-                    s3 = s3.add(Int8Dot.block(w0, w16, xq, t3 * n + xb).mul(ls));
-                }
-                a0 = Int8Dot.fma(s0, d * xd[t0 * nb + b], a0);
-                a1 = Int8Dot.fma(s1, d * xd[t1 * nb + b], a1);
-                a2 = Int8Dot.fma(s2, d * xd[t2 * nb + b], a2);
-                a3 = Int8Dot.fma(s3, d * xd[t3 * nb + b], a3);
-            }
-            Int8Dot.store4(a0, a1, a2, a3, 0, 0, 0, 0, tn, out, outOffset + t * outStride, outStride);
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        Int8Dot.Decoded dec = Int8Dot.decoded(n);
+        decodeRow(w, rowOffset, n, dec);
+        for (int t = 0; t < tokens; t++) {
+            out[outOffset + t * outStride] = Int8Dot.dotDecoded(dec, n, x, token0 + t, true, false);
         }
     }
 }

@@ -9,15 +9,18 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The integer core of the 32-value block dot products: a block's 32 weights arrive as two
- * 16-lane byte vectors (values 0..15 and 16..31, ggml's nibble order), are widened to 16-bit,
- * multiplied with the int8 activations and summed pairwise into 32-bit lanes. Each product of a
- * weight in [-128, 127] and an activation in [-127, 127] is at most 16256 in magnitude, so the
- * sum of two still fits a short. Callers scale the block's int lanes with one float FMA.
+ * The integer core of the 32-value block dot products. A block's weights are widened to 16-bit
+ * lanes ({@link #S}: 16 lanes at 256 bits, 8 at 128) and multiplied with the int16 form of the
+ * int8 activations ({@link Activations#q8_0Wide()}); value j of a block pairs with value j+16 in
+ * the same lane (ggml's nibble order: byte j holds values j and j+16), and adjacent lanes are
+ * summed into 32-bit lanes. A weight in [-128, 127] times an activation in [-127, 127] is at
+ * most 16256 in magnitude, so the sum of two still fits a short. Callers scale the block's int
+ * lanes with one float FMA.
  *
- * <p>The species are those of {@link VectorShapes}, capped at 256 bits: a block holds 16 bytes of
- * nibbles, which widen into at most one 256-bit short vector; at 128 bits each half of a block
- * takes two steps ({@link #PARTS}).
+ * <p>The species follow {@link VectorShapes}, capped at 256 bits (a block's 16 nibble bytes
+ * widen into one 256-bit short vector); at 128 bits each block takes {@link #PARTS} = 2 steps.
+ * The Vector API has no int8 multiply-add (no pmaddubsw/vpdpbusd), so this 16-bit path with
+ * pre-widened activations was the fastest measured (see the report in the commit history).
  */
 final class Int8Dot {
     private Int8Dot() {}
@@ -26,75 +29,75 @@ final class Int8Dot {
     /** One block's 16 nibble bytes, or half a block of int8 values. */
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(SHAPE);
-    /** The activation bytes that widen into one {@link #S} vector. */
-    static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(SHAPE.vectorBitSize() / 2));
     static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(SHAPE);
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.withShape(SHAPE);
+    /** Short lanes per step. */
+    static final int L = S.length();
     /** Steps per 16 values. */
-    static final int PARTS = 16 / S.length();
-
-    static final ByteVector LOW_NIBBLE = ByteVector.broadcast(B16, (byte) 0x0F);
+    static final int PARTS = 16 / L;
 
     /**
-     * Sum over one 32-block of w[j] * x[xo + j], as int lanes (their total is the block's dot):
-     * {@code w0} holds weights 0..15, {@code w16} weights 16..31, all signed bytes.
+     * Int lanes summing w0[j] * x[xo + j] + w16[j] * x[xo + 16 + j] over the {@link #L} lanes j
+     * (pairs of adjacent lanes per int lane).
      */
-    static IntVector block(ByteVector w0, ByteVector w16, byte[] x, int xo) {
-        IntVector acc = part(w0, w16, x, xo, 0);
-        for (int p = 1; p < PARTS; p++) {
-            acc = acc.add(part(w0, w16, x, xo, p));
-        }
-        return acc;
-    }
-
-    private static IntVector part(ByteVector w0, ByteVector w16, byte[] x, int xo, int p) {
-        int o = p * S.length();
-        ShortVector a = (ShortVector) w0.convertShape(VectorOperators.B2S, S, p);
-        ShortVector b = (ShortVector) w16.convertShape(VectorOperators.B2S, S, p);
-        ShortVector xa = (ShortVector) ByteVector.fromArray(BS, x, xo + o).convertShape(VectorOperators.B2S, S, 0);
-        ShortVector xb = (ShortVector) ByteVector.fromArray(BS, x, xo + 16 + o).convertShape(VectorOperators.B2S, S, 0);
-        return widenPairs(a.mul(xa).add(b.mul(xb)));
-    }
-
-    /** Sums each pair of adjacent short lanes into one int lane (pmaddwd-like). */
-    static IntVector widenPairs(ShortVector v) {
-        IntVector i = (IntVector) v.reinterpretShape(I, 0);
+    static IntVector dot(ShortVector w0, ShortVector w16, short[] x, int xo) {
+        ShortVector p = w0.mul(ShortVector.fromArray(S, x, xo)).add(w16.mul(ShortVector.fromArray(S, x, xo + 16)));
+        IntVector i = p.reinterpretAsInts();
         return i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** Bytes {@code part * L ..} of {@code q}, sign-extended to short lanes. */
+    static ShortVector widen(ByteVector q, int part) {
+        return (ShortVector) q.convertShape(VectorOperators.B2S, S, part);
+    }
+
+    /** The low nibble of each (sign-extended) byte lane. */
+    static ShortVector low(ShortVector s) {
+        return s.and((short) 0x0F);
+    }
+
+    /** The high nibble of each (sign-extended) byte lane. */
+    static ShortVector high(ShortVector s) {
+        return s.lanewise(VectorOperators.ASHR, 4).and((short) 0x0F);
+    }
+
+    private static final ByteVector LOW_NIBBLE = ByteVector.broadcast(B16, (byte) 0x0F);
+
+    /** Low nibbles of 16 bytes. */
+    static ByteVector lowNibbles(ByteVector q) {
+        return q.and(LOW_NIBBLE);
+    }
+
+    /** High nibbles of 16 bytes (a 16-bit shift and a mask: x86 has no byte shifts). */
+    static ByteVector highNibbles(ByteVector q) {
+        return q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).and((short) 0x0F0F).reinterpretAsBytes();
+    }
+
+    private static final ByteVector IQ4_VALUES = ByteVector.fromArray(B16, IQ4.VALUES, 0);
+
+    /** The IQ4 grid values of 16 indices 0..15 (one byte shuffle). */
+    static ByteVector iq4(ByteVector idx) {
+        return idx.selectFrom(IQ4_VALUES);
+    }
+
+    /** IQ4 grid values of one block half, widened: values p*L.. (or 16+p*L.. when high). */
+    static ShortVector iq4Half(ByteVector q, int p, boolean high) {
+        return widen(iq4(high ? highNibbles(q) : lowNibbles(q)), p);
+    }
+
+    private static final ShortVector BIT = ShortVector.fromArray(S,
+            new short[] {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, (short) 32768}, 0);
+
+    /** 0x10 in lane j where bit (part * L + j) of {@code bits} is set, else 0 (Q5's fifth bit). */
+    static ShortVector fifth(int bits, int part) {
+        ShortVector b = ShortVector.broadcast(S, (short) (bits >>> (part * L))).and(BIT);
+        return ((ShortVector) b.eq(BIT).toVector()).and((short) 0x10);
     }
 
     /** acc + (float) ints * scale, lane by lane. */
     static FloatVector fma(IntVector ints, float scale, FloatVector acc) {
         FloatVector f = (FloatVector) ints.convert(VectorOperators.I2F, 0);
         return f.fma(FloatVector.broadcast(F, scale), acc);
-    }
-
-    private static final ByteVector IQ4_VALUES = ByteVector.fromArray(B16, IQ4.VALUES, 0);
-
-    /** The IQ4 grid values of 16 indices 0..15. */
-    static ByteVector iq4(ByteVector idx) {
-        return idx.selectFrom(IQ4_VALUES);
-    }
-
-    private static final jdk.incubator.vector.VectorShuffle<Byte> SPREAD = jdk.incubator.vector.VectorShuffle.fromValues(B16,
-            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-    private static final ByteVector BIT = ByteVector.fromArray(B16,
-            new byte[] {1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128}, 0);
-    private static final ByteVector SIXTEEN = ByteVector.broadcast(B16, (byte) 0x10);
-
-    /** 16 lanes holding 0x10 where bit j of {@code bits} (lane j, j < 16) is set, else 0. */
-    static ByteVector fifthBits(int bits) {
-        ByteVector b = ((ShortVector) ShortVector.broadcast(ShortVector.SPECIES_128, (short) bits)).reinterpretAsBytes();
-        return SIXTEEN.and((ByteVector) b.rearrange(SPREAD).and(BIT).eq(BIT).toVector());
-    }
-
-    /** Low nibbles of {@code q} (bytes 0..15). */
-    static ByteVector low(ByteVector q) {
-        return q.and(LOW_NIBBLE);
-    }
-
-    /** High nibbles of {@code q} (bytes 0..15). */
-    static ByteVector high(ByteVector q) {
-        return q.lanewise(VectorOperators.LSHR, 4);
     }
 
     /**
@@ -111,5 +114,71 @@ final class Int8Dot {
         if (tn > 3) {
             out[o + 3 * stride] = a3.reduceLanes(VectorOperators.ADD) + e3;
         }
+    }
+
+    /**
+     * One weight row decoded to int16 values ({@code q}, ggml order within each 32-block) with a
+     * float scale per 32 values ({@code d}) and, for types with a block minimum, the minimum per
+     * 32 values ({@code m}): weight i = d[i/32] * q[i] + m[i/32]. Multi-token dot products decode a
+     * row once into this per-thread scratch and then run {@link #dotDecoded} per token, which
+     * keeps each compiled loop small (large fused multi-token loops exceed C2's inlining node
+     * budget, and the vectors then get boxed).
+     */
+    static final class Decoded {
+        short[] q = new short[0];
+        float[] d = new float[0];
+        float[] m = new float[0];
+
+        Decoded ensure(int n) {
+            if (q.length < n) {
+                q = new short[n];
+                d = new float[n / 32];
+                m = new float[n / 32];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Decoded> DECODED = ThreadLocal.withInitial(Decoded::new);
+
+    /** This thread's decode scratch, large enough for {@code n} values. */
+    static Decoded decoded(int n) {
+        return DECODED.get().ensure(n);
+    }
+
+    /**
+     * Dot product of a decoded row of {@code n} values with one token's int8 activations (the
+     * Q8_0 form, or Q8_K when {@code q8k}), adding the block minima when {@code withMin}.
+     */
+    static float dotDecoded(Decoded w, int n, Activations x, int token, boolean q8k, boolean withMin) {
+        short[] xq = q8k ? x.q8_KWide() : x.q8_0Wide();
+        float[] xs = q8k ? x.q8_KScale() : x.q8_0Scale();
+        int shift = q8k ? 3 : 0;
+        int nb = n / 32;
+        int xo = token * n;
+        int so = token * (n >> (5 + shift));
+        short[] wq = w.q;
+        float[] wd = w.d;
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            int o = 32 * b;
+            IntVector s = dot(ShortVector.fromArray(S, wq, o), ShortVector.fromArray(S, wq, o + 16), xq, xo + o);
+            for (int p = 1; p < PARTS; p++) {
+                int po = o + p * L;
+                s = s.add(dot(ShortVector.fromArray(S, wq, po), ShortVector.fromArray(S, wq, po + 16), xq, xo + po));
+            }
+            acc = fma(s, wd[b] * xs[so + (b >> shift)], acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        if (withMin) {
+            int[] xsum = x.q8_0Sum();
+            float[] wm = w.m;
+            float ms = 0;
+            for (int b = 0; b < nb; b++) {
+                ms += wm[b] * xs[so + b] * xsum[so + b];
+            }
+            sum += ms;
+        }
+        return sum;
     }
 }

@@ -9,6 +9,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -48,11 +50,14 @@ final class Q5_0Format implements QuantFormat {
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
         for (int b = 0; b < count / 32; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
+            float d = QuantMath.fp16(src, o);
             int qh = QuantMath.u32(src, o + 2);
-            ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 6, ByteOrder.LITTLE_ENDIAN);
-            Dequant.store(Int8Dot.low(q).or(Int8Dot.fifthBits(qh)).sub((byte) 16), d, dst, dstOffset + 32 * b);
-            Dequant.store(Int8Dot.high(q).or(Int8Dot.fifthBits(qh >>> 16)).sub((byte) 16), d, dst, dstOffset + 32 * b + 16);
+            int y = dstOffset + 32 * b;
+            for (int j = 0; j < 16; j++) {
+                int q = QuantMath.u8(src, o + 6 + j);
+                dst[y + j] = (((q & 0xF) | ((qh >>> j) & 1) << 4) - 16) * d;
+                dst[y + j + 16] = (((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16) * d;
+            }
         }
     }
 
@@ -87,11 +92,42 @@ final class Q5_0Format implements QuantFormat {
         }
     }
 
+    /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
+    private static ShortVector half(ByteVector q, int qh, int p, boolean high) {
+        ShortVector s = Int8Dot.widen(q, p);
+        ShortVector v = high ? Int8Dot.high(s).or(Int8Dot.fifth(qh >>> 16, p)) : Int8Dot.low(s).or(Int8Dot.fifth(qh, p));
+        return v.sub((short) 16);
+    }
+
+    /** Int lanes of one block's dot product with x[xo ..]. */
+    private static IntVector blockDot(ByteVector q, int qh, short[] x, int xo) {
+        IntVector acc = Int8Dot.dot(half(q, qh, 0, false), half(q, qh, 0, true), x, xo);
+        for (int p = 1; p < Int8Dot.PARTS; p++) {
+            acc = acc.add(Int8Dot.dot(half(q, qh, p, false), half(q, qh, p, true), x, xo + p * Int8Dot.L));
+        }
+        return acc;
+    }
+
+    /** Decodes a row into int16 weights and per-block scales (see {@link Int8Dot.Decoded}). */
+    private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
+        long o = rowOffset;
+        for (int b = 0; b < n / 32; b++, o += BLOCK) {
+            float d = QuantMath.fp16(w, o);
+            int qh = QuantMath.u32(w, o + 2);
+            ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 6, ByteOrder.LITTLE_ENDIAN);
+            dec.d[b] = d;
+            for (int p = 0; p < Int8Dot.PARTS; p++) {
+                half(q, qh, p, false).intoArray(dec.q, 32 * b + p * Int8Dot.L);
+                half(q, qh, p, true).intoArray(dec.q, 32 * b + 16 + p * Int8Dot.L);
+            }
+        }
+    }
+
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
         int nb = n / 32;
-        byte[] xq = x.q8_0();
+        short[] xq = x.q8_0Wide();
         float[] xs = x.q8_0Scale();
         int xo = token * n;
         int so = token * nb;
@@ -101,9 +137,7 @@ final class Q5_0Format implements QuantFormat {
             float d = QuantMath.fp16(w, o);
             int qh = QuantMath.u32(w, o + 2);
             ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 6, ByteOrder.LITTLE_ENDIAN);
-            ByteVector w0 = Int8Dot.low(q).or(Int8Dot.fifthBits(qh)).sub((byte) 16);
-            ByteVector w16 = Int8Dot.high(q).or(Int8Dot.fifthBits(qh >>> 16)).sub((byte) 16);
-            acc = Int8Dot.fma(Int8Dot.block(w0, w16, xq, xo + 32 * b), d * xs[so + b], acc);
+            acc = Int8Dot.fma(blockDot(q, qh, xq, xo + 32 * b), d * xs[so + b], acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
@@ -112,36 +146,14 @@ final class Q5_0Format implements QuantFormat {
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
         int n = x.dim();
-        int nb = n / 32;
-        byte[] xq = x.q8_0();
-        float[] xs = x.q8_0Scale();
-        for (int t = 0; t < tokens; t += 4) {
-            int tn = Math.min(4, tokens - t);
-            if (tn == 1) {
-                out[outOffset + t * outStride] = dot(w, rowOffset, x, token0 + t);
-                continue;
-            }
-            int t0 = token0 + t;
-            int t1 = t0 + 1;
-            int t2 = t0 + Math.min(2, tn - 1);
-            int t3 = t0 + Math.min(3, tn - 1);
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            long o = rowOffset;
-            for (int b = 0; b < nb; b++, o += BLOCK) {
-                float d = QuantMath.fp16(w, o);
-                int qh = QuantMath.u32(w, o + 2);
-                ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 6, ByteOrder.LITTLE_ENDIAN);
-                ByteVector w0 = Int8Dot.low(q).or(Int8Dot.fifthBits(qh)).sub((byte) 16);
-                ByteVector w16 = Int8Dot.high(q).or(Int8Dot.fifthBits(qh >>> 16)).sub((byte) 16);
-                a0 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t0 * n + 32 * b), d * xs[t0 * nb + b], a0);
-                a1 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t1 * n + 32 * b), d * xs[t1 * nb + b], a1);
-                a2 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t2 * n + 32 * b), d * xs[t2 * nb + b], a2);
-                a3 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t3 * n + 32 * b), d * xs[t3 * nb + b], a3);
-            }
-            Int8Dot.store4(a0, a1, a2, a3, 0, 0, 0, 0, tn, out, outOffset + t * outStride, outStride);
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        Int8Dot.Decoded dec = Int8Dot.decoded(n);
+        decodeRow(w, rowOffset, n, dec);
+        for (int t = 0; t < tokens; t++) {
+            out[outOffset + t * outStride] = Int8Dot.dotDecoded(dec, n, x, token0 + t, false, false);
         }
     }
 }

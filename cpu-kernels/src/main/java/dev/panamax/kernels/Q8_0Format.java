@@ -9,6 +9,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /** Q8_0: blocks of 32 int8 with an fp16 scale (34 bytes): x = d * q. */
@@ -66,11 +68,40 @@ final class Q8_0Format implements QuantFormat {
         }
     }
 
+    /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
+    private static ShortVector half(ByteVector w0, ByteVector w16, int p, boolean high) {
+        return Int8Dot.widen(high ? w16 : w0, p);
+    }
+
+    /** Int lanes of one block's dot product with x[xo ..]. */
+    private static IntVector blockDot(ByteVector w0, ByteVector w16, short[] x, int xo) {
+        IntVector acc = Int8Dot.dot(half(w0, w16, 0, false), half(w0, w16, 0, true), x, xo);
+        for (int p = 1; p < Int8Dot.PARTS; p++) {
+            acc = acc.add(Int8Dot.dot(half(w0, w16, p, false), half(w0, w16, p, true), x, xo + p * Int8Dot.L));
+        }
+        return acc;
+    }
+
+    /** Decodes a row into int16 weights and per-block scales (see {@link Int8Dot.Decoded}). */
+    private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
+        long o = rowOffset;
+        for (int b = 0; b < n / 32; b++, o += BLOCK) {
+            float d = QuantMath.fp16(w, o);
+            ByteVector w0 = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
+            ByteVector w16 = ByteVector.fromMemorySegment(B16, w, o + 18, ByteOrder.LITTLE_ENDIAN);
+            dec.d[b] = d;
+            for (int p = 0; p < Int8Dot.PARTS; p++) {
+                half(w0, w16, p, false).intoArray(dec.q, 32 * b + p * Int8Dot.L);
+                half(w0, w16, p, true).intoArray(dec.q, 32 * b + 16 + p * Int8Dot.L);
+            }
+        }
+    }
+
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
         int nb = n / 32;
-        byte[] xq = x.q8_0();
+        short[] xq = x.q8_0Wide();
         float[] xs = x.q8_0Scale();
         int xo = token * n;
         int so = token * nb;
@@ -80,7 +111,7 @@ final class Q8_0Format implements QuantFormat {
             float d = QuantMath.fp16(w, o);
             ByteVector w0 = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
             ByteVector w16 = ByteVector.fromMemorySegment(B16, w, o + 18, ByteOrder.LITTLE_ENDIAN);
-            acc = Int8Dot.fma(Int8Dot.block(w0, w16, xq, xo + 32 * b), d * xs[so + b], acc);
+            acc = Int8Dot.fma(blockDot(w0, w16, xq, xo + 32 * b), d * xs[so + b], acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
@@ -89,34 +120,14 @@ final class Q8_0Format implements QuantFormat {
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
         int n = x.dim();
-        int nb = n / 32;
-        byte[] xq = x.q8_0();
-        float[] xs = x.q8_0Scale();
-        for (int t = 0; t < tokens; t += 4) {
-            int tn = Math.min(4, tokens - t);
-            if (tn == 1) {
-                out[outOffset + t * outStride] = dot(w, rowOffset, x, token0 + t);
-                continue;
-            }
-            int t0 = token0 + t;
-            int t1 = t0 + 1;
-            int t2 = t0 + Math.min(2, tn - 1);
-            int t3 = t0 + Math.min(3, tn - 1);
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            long o = rowOffset;
-            for (int b = 0; b < nb; b++, o += BLOCK) {
-                float d = QuantMath.fp16(w, o);
-                ByteVector w0 = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
-                ByteVector w16 = ByteVector.fromMemorySegment(B16, w, o + 18, ByteOrder.LITTLE_ENDIAN);
-                a0 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t0 * n + 32 * b), d * xs[t0 * nb + b], a0);
-                a1 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t1 * n + 32 * b), d * xs[t1 * nb + b], a1);
-                a2 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t2 * n + 32 * b), d * xs[t2 * nb + b], a2);
-                a3 = Int8Dot.fma(Int8Dot.block(w0, w16, xq, t3 * n + 32 * b), d * xs[t3 * nb + b], a3);
-            }
-            Int8Dot.store4(a0, a1, a2, a3, 0, 0, 0, 0, tn, out, outOffset + t * outStride, outStride);
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        Int8Dot.Decoded dec = Int8Dot.decoded(n);
+        decodeRow(w, rowOffset, n, dec);
+        for (int t = 0; t < tokens; t++) {
+            out[outOffset + t * outStride] = Int8Dot.dotDecoded(dec, n, x, token0 + t, false, false);
         }
     }
 }
