@@ -51,14 +51,23 @@ final class Int8Dot {
         return (ShortVector) q.convertShape(VectorOperators.B2S, S, part);
     }
 
-    /** The low nibble of each (sign-extended) byte lane. */
-    static ShortVector low(ShortVector s) {
-        return s.and((short) 0x0F);
+    /** Bytes {@code part * L ..} of {@code q}, zero-extended to short lanes (nibble types). */
+    static ShortVector widenUnsigned(ByteVector q, int part) {
+        return (ShortVector) q.convertShape(VectorOperators.ZERO_EXTEND_B2S, S, part);
     }
 
-    /** The high nibble of each (sign-extended) byte lane. */
+    private static final ShortVector FIFTEEN = ShortVector.broadcast(S, (short) 0x0F);
+    static final ShortVector EIGHT = ShortVector.broadcast(S, (short) 8);
+    static final ShortVector SIXTEEN = ShortVector.broadcast(S, (short) 16);
+
+    /** The low nibble of each zero-extended byte lane. */
+    static ShortVector low(ShortVector s) {
+        return s.and(FIFTEEN);
+    }
+
+    /** The high nibble of each zero-extended byte lane. */
     static ShortVector high(ShortVector s) {
-        return s.lanewise(VectorOperators.ASHR, 4).and((short) 0x0F);
+        return s.lanewise(VectorOperators.ASHR, 4);
     }
 
     private static final ByteVector LOW_NIBBLE = ByteVector.broadcast(B16, (byte) 0x0F);
@@ -91,7 +100,7 @@ final class Int8Dot {
     /** 0x10 in lane j where bit (part * L + j) of {@code bits} is set, else 0 (Q5's fifth bit). */
     static ShortVector fifth(int bits, int part) {
         ShortVector b = ShortVector.broadcast(S, (short) (bits >>> (part * L))).and(BIT);
-        return ((ShortVector) b.eq(BIT).toVector()).and((short) 0x10);
+        return ((ShortVector) b.eq(BIT).toVector()).and(SIXTEEN);
     }
 
     /** acc + (float) ints * scale, lane by lane. */

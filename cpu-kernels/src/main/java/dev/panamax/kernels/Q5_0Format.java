@@ -94,9 +94,9 @@ final class Q5_0Format implements QuantFormat {
 
     /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
     private static ShortVector half(ByteVector q, int qh, int p, boolean high) {
-        ShortVector s = Int8Dot.widen(q, p);
+        ShortVector s = Int8Dot.widenUnsigned(q, p);
         ShortVector v = high ? Int8Dot.high(s).or(Int8Dot.fifth(qh >>> 16, p)) : Int8Dot.low(s).or(Int8Dot.fifth(qh, p));
-        return v.sub((short) 16);
+        return v.sub(Int8Dot.SIXTEEN);
     }
 
     /** Int lanes of one block's dot product with x[xo ..]. */

@@ -100,7 +100,7 @@ final class Q5_1Format implements QuantFormat {
 
     /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
     private static ShortVector half(ByteVector q, int qh, int p, boolean high) {
-        ShortVector s = Int8Dot.widen(q, p);
+        ShortVector s = Int8Dot.widenUnsigned(q, p);
         return high ? Int8Dot.high(s).or(Int8Dot.fifth(qh >>> 16, p)) : Int8Dot.low(s).or(Int8Dot.fifth(qh, p));
     }
 

@@ -5,8 +5,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
-/** Throwaway: the dot kernel on cache-resident rows (compute cost without memory), ns per 32 values. */
+/**
+ * Throwaway: the dot kernel on cache-resident rows (compute cost without memory), ns of thread CPU
+ * time per 32 values (CPU time, so other processes on a shared machine distort it less).
+ */
 public final class DotBench {
+    private static final java.lang.management.ThreadMXBean TM = java.lang.management.ManagementFactory.getThreadMXBean();
+
     public static void main(String[] args) {
         int cols = 5120;
         int rows = 16;
@@ -33,7 +38,7 @@ public final class DotBench {
             double best = Double.MAX_VALUE;
             float sink = 0;
             for (int rep = 0; rep < 40; rep++) {
-                long t0 = System.nanoTime();
+                long t0 = TM.getCurrentThreadCpuTime();
                 for (int it = 0; it < 200; it++) {
                     for (int r = 0; r < rows; r++) {
                         if (tokens == 1) {
@@ -44,7 +49,7 @@ public final class DotBench {
                         }
                     }
                 }
-                long dt = System.nanoTime() - t0;
+                long dt = TM.getCurrentThreadCpuTime() - t0;
                 best = Math.min(best, dt / (200.0 * rows * cols / 32));
             }
             System.out.printf("%-7s %6.2f ns/32 values  (%5.1f GB/s of weights if memory were free) %s%n", t, best,
