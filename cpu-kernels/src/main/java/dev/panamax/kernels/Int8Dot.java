@@ -156,6 +156,69 @@ final class Int8Dot {
     }
 
     /**
+     * Dot products of a decoded row with tokens {@code token0 .. token0 + tokens - 1}, two tokens
+     * per pass over the row: out[outOffset + t * outStride].
+     */
+    static void dotDecoded(Decoded w, int n, Activations x, int token0, int tokens, boolean q8k, boolean withMin,
+            float[] out, int outOffset, int outStride) {
+        int t = 0;
+        for (; t + 1 < tokens; t += 2) {
+            dotDecoded2(w, n, x, token0 + t, q8k, withMin, out, outOffset + t * outStride, outStride);
+        }
+        if (t < tokens) {
+            out[outOffset + t * outStride] = dotDecoded(w, n, x, token0 + t, q8k, withMin);
+        }
+    }
+
+    private static void dotDecoded2(Decoded w, int n, Activations x, int token, boolean q8k, boolean withMin,
+            float[] out, int o, int stride) {
+        short[] xq = q8k ? x.q8_KWide() : x.q8_0Wide();
+        float[] xs = q8k ? x.q8_KScale() : x.q8_0Scale();
+        int shift = q8k ? 3 : 0;
+        int nb = n / 32;
+        int xa = token * n;
+        int xb = xa + n;
+        int sa = token * (n >> (5 + shift));
+        int sb = sa + (n >> (5 + shift));
+        short[] wq = w.q;
+        float[] wd = w.d;
+        FloatVector acc0 = FloatVector.zero(F);
+        FloatVector acc1 = acc0;
+        for (int b = 0; b < nb; b++) {
+            int bo = 32 * b;
+            ShortVector w0 = ShortVector.fromArray(S, wq, bo);
+            ShortVector w16 = ShortVector.fromArray(S, wq, bo + 16);
+            IntVector s0 = dot(w0, w16, xq, xa + bo);
+            IntVector s1 = dot(w0, w16, xq, xb + bo);
+            for (int p = 1; p < PARTS; p++) {
+                int po = bo + p * L;
+                ShortVector v0 = ShortVector.fromArray(S, wq, po);
+                ShortVector v16 = ShortVector.fromArray(S, wq, po + 16);
+                s0 = s0.add(dot(v0, v16, xq, xa + po));
+                s1 = s1.add(dot(v0, v16, xq, xb + po));
+            }
+            acc0 = fma(s0, wd[b] * xs[sa + (b >> shift)], acc0);
+            acc1 = fma(s1, wd[b] * xs[sb + (b >> shift)], acc1);
+        }
+        float r0 = acc0.reduceLanes(VectorOperators.ADD);
+        float r1 = acc1.reduceLanes(VectorOperators.ADD);
+        if (withMin) {
+            int[] xsum = x.q8_0Sum();
+            float[] wm = w.m;
+            float m0 = 0;
+            float m1 = 0;
+            for (int b = 0; b < nb; b++) {
+                m0 += wm[b] * xs[sa + b] * xsum[sa + b];
+                m1 += wm[b] * xs[sb + b] * xsum[sb + b];
+            }
+            r0 += m0;
+            r1 += m1;
+        }
+        out[o] = r0;
+        out[o + stride] = r1;
+    }
+
+    /**
      * Dot product of a decoded row of {@code n} values with one token's int8 activations (the
      * Q8_0 form, or Q8_K when {@code q8k}), adding the block minima when {@code withMin}.
      */

@@ -152,8 +152,6 @@ final class Q5_0Format implements QuantFormat {
         }
         Int8Dot.Decoded dec = Int8Dot.decoded(n);
         decodeRow(w, rowOffset, n, dec);
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = Int8Dot.dotDecoded(dec, n, x, token0 + t, false, false);
-        }
+        Int8Dot.dotDecoded(dec, n, x, token0, tokens, false, false, out, outOffset, outStride);
     }
 }
