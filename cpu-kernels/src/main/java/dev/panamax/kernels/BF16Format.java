@@ -70,6 +70,7 @@ final class BF16Format implements QuantFormat {
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
+        MemorySegment row = w.asSlice(rowOffset, 2L * n);
         float[] a = x.f32();
         int base = token * n;
         int lanes = F32.length();
@@ -77,12 +78,12 @@ final class BF16Format implements QuantFormat {
         FloatVector acc1 = acc0;
         int i = 0;
         for (; i + 2 * lanes <= n; i += 2 * lanes) {
-            acc0 = widen(w, rowOffset + 2L * i).fma(FloatVector.fromArray(F32, a, base + i), acc0);
-            acc1 = widen(w, rowOffset + 2L * (i + lanes)).fma(FloatVector.fromArray(F32, a, base + i + lanes), acc1);
+            acc0 = widen(row, 2L * i).fma(FloatVector.fromArray(F32, a, base + i), acc0);
+            acc1 = widen(row, 2L * (i + lanes)).fma(FloatVector.fromArray(F32, a, base + i + lanes), acc1);
         }
         float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            sum += scalar(w, rowOffset + 2L * i) * a[base + i];
+            sum += scalar(row, 2L * i) * a[base + i];
         }
         return sum;
     }
@@ -91,6 +92,7 @@ final class BF16Format implements QuantFormat {
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
         int n = x.dim();
+        MemorySegment row = w.asSlice(rowOffset, 2L * n);
         float[] a = x.f32();
         int lanes = F32.length();
         for (int t = 0; t < tokens; t += 4) {
@@ -109,7 +111,7 @@ final class BF16Format implements QuantFormat {
             FloatVector a3 = a0;
             int i = 0;
             for (; i + lanes <= n; i += lanes) {
-                FloatVector wv = widen(w, rowOffset + 2L * i);
+                FloatVector wv = widen(row, 2L * i);
                 a0 = wv.fma(FloatVector.fromArray(F32, a, b0 + i), a0);
                 a1 = wv.fma(FloatVector.fromArray(F32, a, b1 + i), a1);
                 a2 = wv.fma(FloatVector.fromArray(F32, a, b2 + i), a2);
@@ -120,13 +122,15 @@ final class BF16Format implements QuantFormat {
             float e2 = 0;
             float e3 = 0;
             for (; i < n; i++) {
-                float wi = scalar(w, rowOffset + 2L * i);
+                float wi = scalar(row, 2L * i);
                 e0 += wi * a[b0 + i];
                 e1 += wi * a[b1 + i];
                 e2 += wi * a[b2 + i];
                 e3 += wi * a[b3 + i];
             }
-            Int8Dot.store4(a0, a1, a2, a3, e0, e1, e2, e3, tn, out, outOffset + t * outStride, outStride);
+            Int8Dot.store(a0.reduceLanes(VectorOperators.ADD) + e0, a1.reduceLanes(VectorOperators.ADD) + e1,
+                    a2.reduceLanes(VectorOperators.ADD) + e2, a3.reduceLanes(VectorOperators.ADD) + e3, tn, out,
+                    outOffset + t * outStride, outStride);
         }
     }
 }

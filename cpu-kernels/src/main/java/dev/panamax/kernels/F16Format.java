@@ -56,6 +56,7 @@ final class F16Format implements QuantFormat {
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
+        MemorySegment row = w.asSlice(rowOffset, 2L * n);
         float[] a = x.f32();
         int base = token * n;
         float[] f = SCRATCH.get();
@@ -67,7 +68,7 @@ final class F16Format implements QuantFormat {
         float tail = 0;
         for (int c = 0; c < n; c += CHUNK) {
             int len = Math.min(CHUNK, n - c);
-            convert(w, rowOffset + 2L * c, f, 0, len);
+            convert(row, 2L * c, f, 0, len);
             int ao = base + c;
             int i = 0;
             for (; i + 4 * lanes <= len; i += 4 * lanes) {
@@ -87,6 +88,7 @@ final class F16Format implements QuantFormat {
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
         int n = x.dim();
+        MemorySegment row = w.asSlice(rowOffset, 2L * n);
         float[] a = x.f32();
         float[] f = SCRATCH.get();
         int lanes = F32.length();
@@ -110,7 +112,7 @@ final class F16Format implements QuantFormat {
             float e3 = 0;
             for (int c = 0; c < n; c += CHUNK) {
                 int len = Math.min(CHUNK, n - c);
-                convert(w, rowOffset + 2L * c, f, 0, len);
+                convert(row, 2L * c, f, 0, len);
                 int i = 0;
                 for (; i + lanes <= len; i += lanes) {
                     FloatVector wv = FloatVector.fromArray(F32, f, i);
@@ -126,7 +128,9 @@ final class F16Format implements QuantFormat {
                     e3 += f[i] * a[b3 + c + i];
                 }
             }
-            Int8Dot.store4(a0, a1, a2, a3, e0, e1, e2, e3, tn, out, outOffset + t * outStride, outStride);
+            Int8Dot.store(a0.reduceLanes(VectorOperators.ADD) + e0, a1.reduceLanes(VectorOperators.ADD) + e1,
+                    a2.reduceLanes(VectorOperators.ADD) + e2, a3.reduceLanes(VectorOperators.ADD) + e3, tn, out,
+                    outOffset + t * outStride, outStride);
         }
     }
 }

@@ -1,7 +1,17 @@
 package dev.panamax.kernels;
 
 import static dev.panamax.kernels.Int8Dot.B16;
+import static dev.panamax.kernels.Int8Dot.BQ;
 import static dev.panamax.kernels.Int8Dot.F;
+import static dev.panamax.kernels.Int8Dot.HIGH_NIBBLE_MASK;
+import static dev.panamax.kernels.Int8Dot.I;
+import static dev.panamax.kernels.Int8Dot.IQ4_VALUES;
+import static dev.panamax.kernels.Int8Dot.L;
+import static dev.panamax.kernels.Int8Dot.LE;
+import static dev.panamax.kernels.Int8Dot.LOW_NIBBLE_Q;
+import static dev.panamax.kernels.Int8Dot.PARTS;
+import static dev.panamax.kernels.Int8Dot.S;
+import static dev.panamax.kernels.QuantMath.SHORT_LE;
 
 import dev.panamax.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
@@ -49,8 +59,8 @@ final class IQ4NLFormat implements QuantFormat {
             long o = srcOffset + (long) b * BLOCK;
             FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
             ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 2, ByteOrder.LITTLE_ENDIAN);
-            Dequant.store(Int8Dot.iq4(Int8Dot.lowNibbles(q)), d, dst, dstOffset + 32 * b);
-            Dequant.store(Int8Dot.iq4(Int8Dot.highNibbles(q)), d, dst, dstOffset + 32 * b + 16);
+            Dequant.store(Dequant.iq4(Dequant.lowNibbles(q)), d, dst, dstOffset + 32 * b);
+            Dequant.store(Dequant.iq4(Dequant.highNibbles(q)), d, dst, dstOffset + 32 * b + 16);
         }
     }
 
@@ -62,30 +72,25 @@ final class IQ4NLFormat implements QuantFormat {
         }
     }
 
-    /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
-    private static ShortVector half(ByteVector q, int p, boolean high) {
-        return Int8Dot.iq4Half(q, p, high);
-    }
-
-    /** Int lanes of one block's dot product with x[xo ..]. */
-    private static IntVector blockDot(ByteVector q, short[] x, int xo) {
-        IntVector acc = Int8Dot.dot(half(q, 0, false), half(q, 0, true), x, xo);
-        for (int p = 1; p < Int8Dot.PARTS; p++) {
-            acc = acc.add(Int8Dot.dot(half(q, p, false), half(q, p, true), x, xo + p * Int8Dot.L));
-        }
-        return acc;
-    }
-
     /** Decodes a row into int16 weights and per-block scales (see {@link Int8Dot.Decoded}). */
     private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
-        long o = rowOffset;
-        for (int b = 0; b < n / 32; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
+        MemorySegment row = w.asSlice(rowOffset, (long) (n / 32) * BLOCK);
+        short[] out = dec.q;
+        for (int b = 0; b < n / 32; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
             dec.d[b] = d;
-            for (int p = 0; p < Int8Dot.PARTS; p++) {
-                half(q, p, false).intoArray(dec.q, 32 * b + p * Int8Dot.L);
-                half(q, p, true).intoArray(dec.q, 32 * b + 16 + p * Int8Dot.L);
+            for (int p = 0; p < PARTS; p++) {
+                ByteVector q = ByteVector.fromMemorySegment(BQ, row, o + 2 + p * L, LE);
+                ByteVector i0 = q.and(LOW_NIBBLE_Q);
+                ByteVector i16 = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).and(HIGH_NIBBLE_MASK).reinterpretAsBytes();
+                // the grid shuffle needs 16 index lanes (a step has only 8 at 128 bits)
+                ShortVector w0 = (ShortVector) ((ByteVector) i0.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector w16 = (ShortVector) ((ByteVector) i16.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                w0.intoArray(out, 32 * b + p * L);
+                w16.intoArray(out, 32 * b + 16 + p * L);
             }
         }
     }
@@ -98,12 +103,28 @@ final class IQ4NLFormat implements QuantFormat {
         float[] xs = x.q8_0Scale();
         int xo = token * n;
         int so = token * nb;
+        MemorySegment row = w.asSlice(rowOffset, (long) nb * BLOCK);
         FloatVector acc = FloatVector.zero(F);
-        long o = rowOffset;
-        for (int b = 0; b < nb; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
-            acc = Int8Dot.fma(blockDot(q, xq, xo + 32 * b), d * xs[so + b], acc);
+        for (int b = 0; b < nb; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            IntVector sum = IntVector.zero(I);
+            for (int p = 0; p < PARTS; p++) {
+                ByteVector q = ByteVector.fromMemorySegment(BQ, row, o + 2 + p * L, LE);
+                ByteVector i0 = q.and(LOW_NIBBLE_Q);
+                ByteVector i16 = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).and(HIGH_NIBBLE_MASK).reinterpretAsBytes();
+                // the grid shuffle needs 16 index lanes (a step has only 8 at 128 bits)
+                ShortVector w0 = (ShortVector) ((ByteVector) i0.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector w16 = (ShortVector) ((ByteVector) i16.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                int xi = xo + 32 * b + p * L;
+                ShortVector prod = w0.mul(ShortVector.fromArray(S, xq, xi)).add(w16.mul(ShortVector.fromArray(S, xq, xi + 16)));
+                IntVector pi = prod.reinterpretAsInts();
+                sum = sum.add(pi.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .add(pi.lanewise(VectorOperators.ASHR, 16)));
+            }
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

@@ -1,8 +1,18 @@
 package dev.panamax.kernels;
 
 import static dev.panamax.kernels.Int8Dot.B16;
+import static dev.panamax.kernels.Int8Dot.BQ;
 import static dev.panamax.kernels.Int8Dot.F;
+import static dev.panamax.kernels.Int8Dot.HIGH_NIBBLE_MASK;
 import static dev.panamax.kernels.Int8Dot.I;
+import static dev.panamax.kernels.Int8Dot.IQ4_VALUES;
+import static dev.panamax.kernels.Int8Dot.L;
+import static dev.panamax.kernels.Int8Dot.LE;
+import static dev.panamax.kernels.Int8Dot.LOW_NIBBLE_Q;
+import static dev.panamax.kernels.Int8Dot.PARTS;
+import static dev.panamax.kernels.Int8Dot.S;
+import static dev.panamax.kernels.QuantMath.INT_LE;
+import static dev.panamax.kernels.QuantMath.SHORT_LE;
 
 import dev.panamax.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
@@ -10,6 +20,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -65,8 +76,8 @@ final class IQ4XSFormat implements QuantFormat {
                 FloatVector dl = FloatVector.broadcast(F, d * subScale(sh, sl, ib));
                 ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
                 int y = dstOffset + 256 * b + 32 * ib;
-                Dequant.store(Int8Dot.iq4(Int8Dot.lowNibbles(q)), dl, dst, y);
-                Dequant.store(Int8Dot.iq4(Int8Dot.highNibbles(q)), dl, dst, y + 16);
+                Dequant.store(Dequant.iq4(Dequant.lowNibbles(q)), dl, dst, y);
+                Dequant.store(Dequant.iq4(Dequant.highNibbles(q)), dl, dst, y + 16);
             }
         }
     }
@@ -79,29 +90,28 @@ final class IQ4XSFormat implements QuantFormat {
         }
     }
 
-    /** Int lanes of one 32-value sub-block's dot product with x[xo ..]. */
-    private static IntVector blockDot(ByteVector q, short[] x, int xo) {
-        IntVector acc = Int8Dot.dot(Int8Dot.iq4Half(q, 0, false), Int8Dot.iq4Half(q, 0, true), x, xo);
-        for (int p = 1; p < Int8Dot.PARTS; p++) {
-            acc = acc.add(Int8Dot.dot(Int8Dot.iq4Half(q, p, false), Int8Dot.iq4Half(q, p, true), x, xo + p * Int8Dot.L));
-        }
-        return acc;
-    }
-
     /** Decodes a row into int16 grid values and per-32 scales d * (ls - 32). */
     private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
-        long o = rowOffset;
-        for (int b = 0; b < n / 256; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            int sh = w.get(QuantMath.SHORT_LE, o + 2);
-            int sl = QuantMath.u32(w, o + 4);
+        MemorySegment row = w.asSlice(rowOffset, (long) (n / 256) * BLOCK);
+        short[] out = dec.q;
+        for (int b = 0; b < n / 256; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            int sh = row.get(SHORT_LE, o + 2);
+            int sl = row.get(INT_LE, o + 4);
             for (int ib = 0; ib < 8; ib++) {
                 dec.d[8 * b + ib] = d * subScale(sh, sl, ib);
-                ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
-                int y = 256 * b + 32 * ib;
-                for (int p = 0; p < Int8Dot.PARTS; p++) {
-                    Int8Dot.iq4Half(q, p, false).intoArray(dec.q, y + p * Int8Dot.L);
-                    Int8Dot.iq4Half(q, p, true).intoArray(dec.q, y + 16 + p * Int8Dot.L);
+                for (int p = 0; p < PARTS; p++) {
+                    ByteVector q = ByteVector.fromMemorySegment(BQ, row, o + 8 + 16 * ib + p * L, LE);
+                    ByteVector i0 = q.and(LOW_NIBBLE_Q);
+                    ByteVector i16 = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).and(HIGH_NIBBLE_MASK).reinterpretAsBytes();
+                    ShortVector w0 = (ShortVector) ((ByteVector) i0.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                            .convertShape(VectorOperators.B2S, S, 0);
+                    ShortVector w16 = (ShortVector) ((ByteVector) i16.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                            .convertShape(VectorOperators.B2S, S, 0);
+                    int y = 256 * b + 32 * ib + p * L;
+                    w0.intoArray(out, y);
+                    w16.intoArray(out, y + 16);
                 }
             }
         }
@@ -115,19 +125,33 @@ final class IQ4XSFormat implements QuantFormat {
         float[] xd = x.q8_KScale();
         int xo = token * n;
         int so = token * nb;
+        MemorySegment row = w.asSlice(rowOffset, (long) nb * BLOCK);
         FloatVector acc = FloatVector.zero(F);
-        long o = rowOffset;
-        for (int b = 0; b < nb; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            int sh = w.get(QuantMath.SHORT_LE, o + 2);
-            int sl = QuantMath.u32(w, o + 4);
+        for (int b = 0; b < nb; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            int sh = row.get(SHORT_LE, o + 2);
+            int sl = row.get(INT_LE, o + 4);
             IntVector sum = IntVector.zero(I);
             for (int ib = 0; ib < 8; ib++) {
-                ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
-                IntVector s = blockDot(q, xq, xo + 256 * b + 32 * ib);
-                sum = sum.add(s.mul(subScale(sh, sl, ib)));
+                IntVector sub = IntVector.zero(I);
+                for (int p = 0; p < PARTS; p++) {
+                    ByteVector q = ByteVector.fromMemorySegment(BQ, row, o + 8 + 16 * ib + p * L, LE);
+                    ByteVector i0 = q.and(LOW_NIBBLE_Q);
+                    ByteVector i16 = q.reinterpretAsShorts().lanewise(VectorOperators.LSHR, 4).and(HIGH_NIBBLE_MASK).reinterpretAsBytes();
+                    ShortVector w0 = (ShortVector) ((ByteVector) i0.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                            .convertShape(VectorOperators.B2S, S, 0);
+                    ShortVector w16 = (ShortVector) ((ByteVector) i16.reinterpretShape(B16, 0)).selectFrom(IQ4_VALUES)
+                            .convertShape(VectorOperators.B2S, S, 0);
+                    int xi = xo + 256 * b + 32 * ib + p * L;
+                    IntVector pi = w0.mul(ShortVector.fromArray(S, xq, xi)).add(w16.mul(ShortVector.fromArray(S, xq, xi + 16)))
+                            .reinterpretAsInts();
+                    sub = sub.add(pi.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                            .add(pi.lanewise(VectorOperators.ASHR, 16)));
+                }
+                sum = sum.add(sub.mul(subScale(sh, sl, ib)));
             }
-            acc = Int8Dot.fma(sum, d * xd[so + b], acc);
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xd[so + b]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

@@ -1,7 +1,17 @@
 package dev.panamax.kernels;
 
-import static dev.panamax.kernels.Int8Dot.B16;
+import static dev.panamax.kernels.Int8Dot.BIT;
+import static dev.panamax.kernels.Int8Dot.BQ;
 import static dev.panamax.kernels.Int8Dot.F;
+import static dev.panamax.kernels.Int8Dot.FIFTEEN;
+import static dev.panamax.kernels.Int8Dot.I;
+import static dev.panamax.kernels.Int8Dot.L;
+import static dev.panamax.kernels.Int8Dot.LE;
+import static dev.panamax.kernels.Int8Dot.PARTS;
+import static dev.panamax.kernels.Int8Dot.S;
+import static dev.panamax.kernels.Int8Dot.SIXTEEN;
+import static dev.panamax.kernels.QuantMath.INT_LE;
+import static dev.panamax.kernels.QuantMath.SHORT_LE;
 
 import dev.panamax.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
@@ -50,16 +60,22 @@ final class Q5_1Format implements QuantFormat {
 
     @Override
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        MemorySegment row = src.asSlice(srcOffset, (long) (count / 32) * BLOCK);
         for (int b = 0; b < count / 32; b++) {
-            long o = srcOffset + (long) b * BLOCK;
-            float d = QuantMath.fp16(src, o);
-            float m = QuantMath.fp16(src, o + 2);
-            int qh = QuantMath.u32(src, o + 4);
-            int y = dstOffset + 32 * b;
-            for (int j = 0; j < 16; j++) {
-                int q = QuantMath.u8(src, o + 8 + j);
-                dst[y + j] = ((q & 0xF) | ((qh >>> j) & 1) << 4) * d + m;
-                dst[y + j + 16] = ((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) * d + m;
+            long o = (long) b * BLOCK;
+            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(row, o));
+            FloatVector m = FloatVector.broadcast(F, QuantMath.fp16(row, o + 2));
+            int qh = row.get(INT_LE, o + 4);
+            for (int p = 0; p < Int8Dot.PARTS; p++) {
+                ShortVector s = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 8 + p * L, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector h0 = ShortVector.broadcast(S, (short) (qh >>> (p * L))).and(BIT);
+                ShortVector h16 = ShortVector.broadcast(S, (short) (qh >>> (16 + p * L))).and(BIT);
+                ShortVector w0 = s.and(FIFTEEN).or(((ShortVector) h0.eq(BIT).toVector()).and(SIXTEEN));
+                ShortVector w16 = s.lanewise(VectorOperators.ASHR, 4).or(((ShortVector) h16.eq(BIT).toVector()).and(SIXTEEN));
+                int y = dstOffset + 32 * b + p * L;
+                Dequant.store(w0, d, m, true, dst, y);
+                Dequant.store(w16, d, m, true, dst, y + 16);
             }
         }
     }
@@ -98,34 +114,26 @@ final class Q5_1Format implements QuantFormat {
         }
     }
 
-    /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
-    private static ShortVector half(ByteVector q, int qh, int p, boolean high) {
-        ShortVector s = Int8Dot.widenUnsigned(q, p);
-        return high ? Int8Dot.high(s).or(Int8Dot.fifth(qh >>> 16, p)) : Int8Dot.low(s).or(Int8Dot.fifth(qh, p));
-    }
-
-    /** Int lanes of one block's dot product with x[xo ..]. */
-    private static IntVector blockDot(ByteVector q, int qh, short[] x, int xo) {
-        IntVector acc = Int8Dot.dot(half(q, qh, 0, false), half(q, qh, 0, true), x, xo);
-        for (int p = 1; p < Int8Dot.PARTS; p++) {
-            acc = acc.add(Int8Dot.dot(half(q, qh, p, false), half(q, qh, p, true), x, xo + p * Int8Dot.L));
-        }
-        return acc;
-    }
-
     /** Decodes a row into int16 weights and per-block scales (see {@link Int8Dot.Decoded}). */
     private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
-        long o = rowOffset;
-        for (int b = 0; b < n / 32; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            float m = QuantMath.fp16(w, o + 2);
-            int qh = QuantMath.u32(w, o + 4);
-            ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8, ByteOrder.LITTLE_ENDIAN);
+        MemorySegment row = w.asSlice(rowOffset, (long) (n / 32) * BLOCK);
+        short[] out = dec.q;
+        for (int b = 0; b < n / 32; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            float m = Float.float16ToFloat(row.get(SHORT_LE, o + 2));
+            int qh = row.get(INT_LE, o + 4);
             dec.d[b] = d;
             dec.m[b] = m;
-            for (int p = 0; p < Int8Dot.PARTS; p++) {
-                half(q, qh, p, false).intoArray(dec.q, 32 * b + p * Int8Dot.L);
-                half(q, qh, p, true).intoArray(dec.q, 32 * b + 16 + p * Int8Dot.L);
+            for (int p = 0; p < PARTS; p++) {
+                ShortVector s = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 8 + p * L, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector h0 = ShortVector.broadcast(S, (short) (qh >>> (p * L))).and(BIT);
+                ShortVector h16 = ShortVector.broadcast(S, (short) (qh >>> (16 + p * L))).and(BIT);
+                ShortVector w0 = s.and(FIFTEEN).or(((ShortVector) h0.eq(BIT).toVector()).and(SIXTEEN));
+                ShortVector w16 = s.lanewise(VectorOperators.ASHR, 4).or(((ShortVector) h16.eq(BIT).toVector()).and(SIXTEEN));
+                w0.intoArray(out, 32 * b + p * L);
+                w16.intoArray(out, 32 * b + 16 + p * L);
             }
         }
     }
@@ -139,15 +147,29 @@ final class Q5_1Format implements QuantFormat {
         int[] xsum = x.q8_0Sum();
         int xo = token * n;
         int so = token * nb;
+        MemorySegment row = w.asSlice(rowOffset, (long) nb * BLOCK);
         FloatVector acc = FloatVector.zero(F);
         float ms = 0;
-        long o = rowOffset;
-        for (int b = 0; b < nb; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            float m = QuantMath.fp16(w, o + 2);
-            int qh = QuantMath.u32(w, o + 4);
-            ByteVector q = ByteVector.fromMemorySegment(B16, w, o + 8, ByteOrder.LITTLE_ENDIAN);
-            acc = Int8Dot.fma(blockDot(q, qh, xq, xo + 32 * b), d * xs[so + b], acc);
+        for (int b = 0; b < nb; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            float m = Float.float16ToFloat(row.get(SHORT_LE, o + 2));
+            int qh = row.get(INT_LE, o + 4);
+            IntVector sum = IntVector.zero(I);
+            for (int p = 0; p < PARTS; p++) {
+                ShortVector s = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 8 + p * L, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector h0 = ShortVector.broadcast(S, (short) (qh >>> (p * L))).and(BIT);
+                ShortVector h16 = ShortVector.broadcast(S, (short) (qh >>> (16 + p * L))).and(BIT);
+                ShortVector w0 = s.and(FIFTEEN).or(((ShortVector) h0.eq(BIT).toVector()).and(SIXTEEN));
+                ShortVector w16 = s.lanewise(VectorOperators.ASHR, 4).or(((ShortVector) h16.eq(BIT).toVector()).and(SIXTEEN));
+                int xi = xo + 32 * b + p * L;
+                ShortVector prod = w0.mul(ShortVector.fromArray(S, xq, xi)).add(w16.mul(ShortVector.fromArray(S, xq, xi + 16)));
+                IntVector pi = prod.reinterpretAsInts();
+                sum = sum.add(pi.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .add(pi.lanewise(VectorOperators.ASHR, 16)));
+            }
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
             ms += m * xs[so + b] * xsum[so + b];
         }
         return acc.reduceLanes(VectorOperators.ADD) + ms;

@@ -1,7 +1,14 @@
 package dev.panamax.kernels;
 
 import static dev.panamax.kernels.Int8Dot.B16;
+import static dev.panamax.kernels.Int8Dot.BQ;
 import static dev.panamax.kernels.Int8Dot.F;
+import static dev.panamax.kernels.Int8Dot.I;
+import static dev.panamax.kernels.Int8Dot.L;
+import static dev.panamax.kernels.Int8Dot.LE;
+import static dev.panamax.kernels.Int8Dot.PARTS;
+import static dev.panamax.kernels.Int8Dot.S;
+import static dev.panamax.kernels.QuantMath.SHORT_LE;
 
 import dev.panamax.gguf.GgmlType;
 import java.lang.foreign.MemorySegment;
@@ -68,31 +75,21 @@ final class Q8_0Format implements QuantFormat {
         }
     }
 
-    /** One 16-lane half of a block's int16 weights: values p*L.. (or 16+p*L.. when high). */
-    private static ShortVector half(ByteVector w0, ByteVector w16, int p, boolean high) {
-        return Int8Dot.widen(high ? w16 : w0, p);
-    }
-
-    /** Int lanes of one block's dot product with x[xo ..]. */
-    private static IntVector blockDot(ByteVector w0, ByteVector w16, short[] x, int xo) {
-        IntVector acc = Int8Dot.dot(half(w0, w16, 0, false), half(w0, w16, 0, true), x, xo);
-        for (int p = 1; p < Int8Dot.PARTS; p++) {
-            acc = acc.add(Int8Dot.dot(half(w0, w16, p, false), half(w0, w16, p, true), x, xo + p * Int8Dot.L));
-        }
-        return acc;
-    }
-
     /** Decodes a row into int16 weights and per-block scales (see {@link Int8Dot.Decoded}). */
     private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
-        long o = rowOffset;
-        for (int b = 0; b < n / 32; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            ByteVector w0 = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
-            ByteVector w16 = ByteVector.fromMemorySegment(B16, w, o + 18, ByteOrder.LITTLE_ENDIAN);
+        MemorySegment row = w.asSlice(rowOffset, (long) (n / 32) * BLOCK);
+        short[] out = dec.q;
+        for (int b = 0; b < n / 32; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
             dec.d[b] = d;
-            for (int p = 0; p < Int8Dot.PARTS; p++) {
-                half(w0, w16, p, false).intoArray(dec.q, 32 * b + p * Int8Dot.L);
-                half(w0, w16, p, true).intoArray(dec.q, 32 * b + 16 + p * Int8Dot.L);
+            for (int p = 0; p < PARTS; p++) {
+                ShortVector w0 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 2 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector w16 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 18 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                w0.intoArray(out, 32 * b + p * L);
+                w16.intoArray(out, 32 * b + 16 + p * L);
             }
         }
     }
@@ -105,13 +102,24 @@ final class Q8_0Format implements QuantFormat {
         float[] xs = x.q8_0Scale();
         int xo = token * n;
         int so = token * nb;
+        MemorySegment row = w.asSlice(rowOffset, (long) nb * BLOCK);
         FloatVector acc = FloatVector.zero(F);
-        long o = rowOffset;
-        for (int b = 0; b < nb; b++, o += BLOCK) {
-            float d = QuantMath.fp16(w, o);
-            ByteVector w0 = ByteVector.fromMemorySegment(B16, w, o + 2, ByteOrder.LITTLE_ENDIAN);
-            ByteVector w16 = ByteVector.fromMemorySegment(B16, w, o + 18, ByteOrder.LITTLE_ENDIAN);
-            acc = Int8Dot.fma(blockDot(w0, w16, xq, xo + 32 * b), d * xs[so + b], acc);
+        for (int b = 0; b < nb; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            IntVector sum = IntVector.zero(I);
+            for (int p = 0; p < PARTS; p++) {
+                ShortVector w0 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 2 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector w16 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 18 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                int xi = xo + 32 * b + p * L;
+                ShortVector prod = w0.mul(ShortVector.fromArray(S, xq, xi)).add(w16.mul(ShortVector.fromArray(S, xq, xi + 16)));
+                IntVector pi = prod.reinterpretAsInts();
+                sum = sum.add(pi.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .add(pi.lanewise(VectorOperators.ASHR, 16)));
+            }
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

@@ -14,7 +14,7 @@ public final class DotBench {
 
     public static void main(String[] args) {
         int cols = 5120;
-        int rows = 16;
+        int rows = Integer.getInteger("bench.rows", 16);
         int tokens = Integer.getInteger("bench.tokens", 1);
         for (String a : args) {
             GgmlType t = GgmlType.byName(a).orElseThrow();

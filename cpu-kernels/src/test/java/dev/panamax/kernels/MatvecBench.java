@@ -18,6 +18,8 @@ import jdk.incubator.vector.VectorOperators;
  * repeated (quantizing 70M values with the reference quantizers would take long).
  */
 public final class MatvecBench {
+    private static final java.lang.management.ThreadMXBean TM = java.lang.management.ManagementFactory.getThreadMXBean();
+
     public static void main(String[] args) throws Exception {
         double seconds = Double.parseDouble(System.getProperty("bench.seconds", "2"));
         int threads = Integer.getInteger("bench.threads", 1);
@@ -65,6 +67,7 @@ public final class MatvecBench {
                         MatOps.matmul(m, x, out, pool);
                     }
                     long start = System.nanoTime();
+                    long cpuStart = TM.getCurrentThreadCpuTime();
                     int reps = 0;
                     end = start + (long) (seconds * 1e9);
                     long now;
@@ -73,9 +76,13 @@ public final class MatvecBench {
                         reps++;
                         now = System.nanoTime();
                     } while (now < end);
+                    double cpu = (TM.getCurrentThreadCpuTime() - cpuStart) / 1e9;
                     double s = (now - start) / 1e9;
                     double gbs = (double) data.byteSize() * reps / s / 1e9;
-                    System.out.printf("%5dx%d  %-7s %6.2f GB/s  %7.3f ms/matvec%n", rows, cols, t, gbs, s * 1e3 / reps);
+                    String cpuNote = threads == 1
+                            ? String.format("  (%.2f GB/s per CPU-second of this thread)", (double) data.byteSize() * reps / cpu / 1e9)
+                            : "";
+                    System.out.printf("%5dx%d  %-7s %6.2f GB/s  %7.3f ms/matvec%s%n", rows, cols, t, gbs, s * 1e3 / reps, cpuNote);
                 }
             }
         }
