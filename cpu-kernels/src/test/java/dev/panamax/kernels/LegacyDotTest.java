@@ -128,10 +128,12 @@ class LegacyDotTest {
             float[] out = new float[3 + tokens * 5];
             for (int r = 0; r < rows; r++) {
                 Ref[] refs = new Ref[tokens];
+                float[] dots = new float[tokens];
                 for (int t = 0; t < tokens; t++) {
                     Ref ref = reference(f, w, r * rb, x, t);
                     refs[t] = ref;
                     float d = f.dot(w, r * rb, x, t);
+                    dots[t] = d;
                     assertClose(type + " row " + r + " token " + t + " vs int8 activations", d, ref.vsQuant(), ref.boundQuant());
                     assertClose(type + " row " + r + " token " + t + " vs float activations", d, ref.vsFloat(), ref.boundFloat());
                 }
@@ -145,6 +147,9 @@ class LegacyDotTest {
                             Ref ref = refs[t0 + k];
                             assertClose(type + " dotTokens(" + t0 + ", " + tn + ") row " + r + " token " + (t0 + k),
                                     out[3 + 5 * k], ref.vsQuant(), ref.boundQuant());
+                            // and the single-token kernel, within the rounding both may add
+                            assertClose(type + " dotTokens(" + t0 + ", " + tn + ") vs dot, row " + r + " token " + (t0 + k),
+                                    out[3 + 5 * k], dots[t0 + k], 2 * ref.boundQuant());
                         }
                         for (int i = 0; i < out.length; i++) {
                             if (i < 3 || (i - 3) % 5 != 0 || (i - 3) / 5 >= tn) {
