@@ -16,6 +16,10 @@ import java.util.Arrays;
  *   <li>Q8_K: {@code q8_K[t*dim + i]} int8, {@code q8_KScale[t*dim/256 + b]} float d,
  *       {@code q8_KSum16[t*dim/16 + g]} sum of each group of 16 int8 values (ggml's bsums).
  * </ul>
+ * Each int8 form also comes widened to int16 ({@link #q8_0Wide()}, {@link #q8_KWide()}, same
+ * values and layout): the Vector API has no int8 multiply-add, so kernels multiply in 16-bit
+ * lanes, and widening the activations once per prepare instead of once per weight row saves
+ * most of a quantized dot product's shuffle work.
  */
 public final class Activations {
     private final int maxTokens;
@@ -29,6 +33,8 @@ public final class Activations {
     private final byte[] q8_K;
     private final float[] q8_KScale;
     private final int[] q8_KSum16;
+    private final short[] q8_0Wide;
+    private final short[] q8_KWide;
     private final boolean[] ready = new boolean[ActivationType.values().length];
 
     public Activations(int maxTokens, int dim) {
@@ -47,6 +53,8 @@ public final class Activations {
         this.q8_K = by256 ? new byte[f32.length] : new byte[0];
         this.q8_KScale = by256 ? new float[f32.length / 256] : new float[0];
         this.q8_KSum16 = by256 ? new int[f32.length / 16] : new int[0];
+        this.q8_0Wide = by32 ? new short[f32.length] : new short[0];
+        this.q8_KWide = by256 ? new short[f32.length] : new short[0];
     }
 
     /** A single-token activation holding a copy of {@code x}, prepared for nothing yet. */
@@ -100,15 +108,23 @@ public final class Activations {
                 for (int t = 0; t < tokens; t++) {
                     ActivationQuantizer.q8_0(f32, t * dim, dim, q8_0, q8_0Scale, q8_0Sum);
                 }
+                widen(q8_0, q8_0Wide, tokens * dim);
             }
             case Q8_K -> {
                 requireMultiple(256);
                 for (int t = 0; t < tokens; t++) {
                     ActivationQuantizer.q8_K(f32, t * dim, dim, q8_K, q8_KScale, q8_KSum16);
                 }
+                widen(q8_K, q8_KWide, tokens * dim);
             }
         }
         ready[type.ordinal()] = true;
+    }
+
+    private static void widen(byte[] q, short[] wide, int n) {
+        for (int i = 0; i < n; i++) {
+            wide[i] = q[i];
+        }
     }
 
     /** Whether {@code type} has been prepared since the last change. */
@@ -126,6 +142,11 @@ public final class Activations {
         return q8_0;
     }
 
+    /** {@link #q8_0()} widened to int16 (same values, same layout). */
+    public short[] q8_0Wide() {
+        return q8_0Wide;
+    }
+
     public float[] q8_0Scale() {
         return q8_0Scale;
     }
@@ -136,6 +157,11 @@ public final class Activations {
 
     public byte[] q8_K() {
         return q8_K;
+    }
+
+    /** {@link #q8_K()} widened to int16 (same values, same layout). */
+    public short[] q8_KWide() {
+        return q8_KWide;
     }
 
     public float[] q8_KScale() {

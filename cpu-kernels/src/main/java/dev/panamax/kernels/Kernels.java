@@ -18,6 +18,15 @@ public final class Kernels {
         Map<GgmlType, QuantFormat> m = new EnumMap<>(GgmlType.class);
         for (QuantFormat f : new QuantFormat[] {
                 new F32Format(),
+                new F16Format(),
+                new BF16Format(),
+                new Q4_0Format(),
+                new Q4_1Format(),
+                new Q5_0Format(),
+                new Q5_1Format(),
+                new Q8_0Format(),
+                new IQ4NLFormat(),
+                new IQ4XSFormat(),
                 new Q2KFormat(),
                 new Q3KFormat(),
                 new Q4KFormat(),

@@ -1,0 +1,139 @@
+package dev.panamax.kernels;
+
+import static dev.panamax.kernels.Int8Dot.B16;
+import static dev.panamax.kernels.Int8Dot.BQ;
+import static dev.panamax.kernels.Int8Dot.F;
+import static dev.panamax.kernels.Int8Dot.I;
+import static dev.panamax.kernels.Int8Dot.L;
+import static dev.panamax.kernels.Int8Dot.LE;
+import static dev.panamax.kernels.Int8Dot.PARTS;
+import static dev.panamax.kernels.Int8Dot.S;
+import static dev.panamax.kernels.QuantMath.SHORT_LE;
+
+import dev.panamax.gguf.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/** Q8_0: blocks of 32 int8 with an fp16 scale (34 bytes): x = d * q. */
+final class Q8_0Format implements QuantFormat {
+    private static final int BLOCK = 34;
+
+    @Override
+    public GgmlType type() {
+        return GgmlType.Q8_0;
+    }
+
+    @Override
+    public ActivationType activationType() {
+        return ActivationType.Q8_0;
+    }
+
+    @Override
+    public void dequantizeReference(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        for (int b = 0; b < count / 32; b++) {
+            long o = srcOffset + (long) b * BLOCK;
+            float d = QuantMath.fp16(src, o);
+            for (int j = 0; j < 32; j++) {
+                dst[dstOffset + 32 * b + j] = src.get(ValueLayout.JAVA_BYTE, o + 2 + j) * d;
+            }
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
+        for (int b = 0; b < count / 32; b++) {
+            long o = srcOffset + (long) b * BLOCK;
+            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
+            for (int h = 0; h < 2; h++) {
+                ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 2 + 16 * h, ByteOrder.LITTLE_ENDIAN);
+                Dequant.store(q, d, dst, dstOffset + 32 * b + 16 * h);
+            }
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOffset, MemorySegment dst, long dstOffset, int count) {
+        for (int b = 0; b < count / 32; b++) {
+            int xo = srcOffset + 32 * b;
+            long o = dstOffset + (long) b * BLOCK;
+            float amax = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = Math.max(amax, Math.abs(src[xo + j]));
+            }
+            float d = amax / 127;
+            float id = d != 0 ? 1f / d : 0f;
+            QuantMath.putFp16(dst, o, d);
+            for (int j = 0; j < 32; j++) {
+                dst.set(ValueLayout.JAVA_BYTE, o + 2 + j, (byte) QuantMath.roundf(src[xo + j] * id));
+            }
+        }
+    }
+
+    /** Decodes a row into int16 weights and per-block scales (see {@link Int8Dot.Decoded}). */
+    private static void decodeRow(MemorySegment w, long rowOffset, int n, Int8Dot.Decoded dec) {
+        MemorySegment row = w.asSlice(rowOffset, (long) (n / 32) * BLOCK);
+        short[] out = dec.q;
+        for (int b = 0; b < n / 32; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            dec.d[b] = d;
+            for (int p = 0; p < PARTS; p++) {
+                ShortVector w0 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 2 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector w16 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 18 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                w0.intoArray(out, 32 * b + p * L);
+                w16.intoArray(out, 32 * b + 16 + p * L);
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        int n = x.dim();
+        int nb = n / 32;
+        short[] xq = x.q8_0Wide();
+        float[] xs = x.q8_0Scale();
+        int xo = token * n;
+        int so = token * nb;
+        MemorySegment row = w.asSlice(rowOffset, (long) nb * BLOCK);
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < nb; b++) {
+            long o = (long) b * BLOCK;
+            float d = Float.float16ToFloat(row.get(SHORT_LE, o));
+            IntVector sum = IntVector.zero(I);
+            for (int p = 0; p < PARTS; p++) {
+                ShortVector w0 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 2 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                ShortVector w16 = (ShortVector) ByteVector.fromMemorySegment(BQ, row, o + 18 + p * L, LE)
+                        .convertShape(VectorOperators.B2S, S, 0);
+                int xi = xo + 32 * b + p * L;
+                ShortVector prod = w0.mul(ShortVector.fromArray(S, xq, xi)).add(w16.mul(ShortVector.fromArray(S, xq, xi + 16)));
+                IntVector pi = prod.reinterpretAsInts();
+                sum = sum.add(pi.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
+                        .add(pi.lanewise(VectorOperators.ASHR, 16)));
+            }
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
+            float[] out, int outOffset, int outStride) {
+        int n = x.dim();
+        if (tokens == 1) {
+            out[outOffset] = dot(w, rowOffset, x, token0);
+            return;
+        }
+        Int8Dot.Decoded dec = Int8Dot.decoded(n);
+        decodeRow(w, rowOffset, n, dec);
+        Int8Dot.dotDecoded(dec, n, x, token0, tokens, false, false, out, outOffset, outStride);
+    }
+}
