@@ -133,6 +133,39 @@ class ReferenceLogitsTest {
         }
     }
 
+    /** The KV cache type only perturbs logits slightly: F16 and Q8_0 caches against an F32 cache. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void quantizedKvCacheStaysCloseToF32(Fixture f) {
+        if (!f.name().startsWith("qwen2-quant-q8_0") && !f.name().startsWith("qwen2-quant-q4_k")) {
+            return; // one Q8_0 and one K-quant model (head size 64) are enough
+        }
+        int[] prompt = f.prompt();
+        float[][] byType = new float[3][];
+        GgmlType[] types = {GgmlType.F32, GgmlType.F16, GgmlType.Q8_0};
+        try (Model model = Model.open(f.gguf())) {
+            for (int k = 0; k < types.length; k++) {
+                try (Session s = model.newSession(SessionOptions.defaults().withContext(64).withCacheTypes(types[k], types[k]))) {
+                    byType[k] = s.prefill(prompt);
+                }
+            }
+        }
+        float scale = scale(f.logits());
+        float f16 = maxDiff(byType[0], byType[1]);
+        float q8 = maxDiff(byType[0], byType[2]);
+        assertTrue(f16 < 0.01f * scale, f + ": F16 cache moves logits by " + f16);
+        assertTrue(q8 < 0.05f * scale, f + ": Q8_0 cache moves logits by " + q8);
+        assertTrue(q8 > 0, "a Q8_0 cache is not exactly the F32 cache");
+    }
+
+    private static float maxDiff(float[] a, float[] b) {
+        float m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
     private static float scale(float[][] logits) {
         float m = 1;
         for (float[] row : logits) {
