@@ -153,8 +153,10 @@ class ReferenceLogitsTest {
         float scale = scale(f.logits());
         float f16 = maxDiff(byType[0], byType[1]);
         float q8 = maxDiff(byType[0], byType[2]);
-        assertTrue(f16 < 0.01f * scale, f + ": F16 cache moves logits by " + f16);
-        assertTrue(q8 < 0.05f * scale, f + ": Q8_0 cache moves logits by " + q8);
+        // measured: F16 about 1% and Q8_0 about 1-2% of the largest logit on these random one-layer
+        // models, whose attention scores are large (rounding a key moves a score by |q||k| x 2^-11)
+        assertTrue(f16 < 0.02f * scale, f + ": F16 cache moves logits by " + f16);
+        assertTrue(q8 < 0.04f * scale, f + ": Q8_0 cache moves logits by " + q8);
         assertTrue(q8 > 0, "a Q8_0 cache is not exactly the F32 cache");
     }
 
