@@ -1,7 +1,6 @@
 package dev.panamax.engine.generate;
 
 import dev.panamax.engine.Session;
-import dev.panamax.engine.tokenizer.Detokenizer;
 import dev.panamax.engine.tokenizer.Tokenizer;
 import java.util.Arrays;
 import java.util.List;
@@ -12,7 +11,9 @@ import java.util.function.Consumer;
  * Runs generation on a session: reuses the cached prefix the prompt shares with what the session
  * already holds, prefills the rest in batches, then samples token by token, streaming valid UTF-8
  * text and stopping on end-of-generation tokens, stop strings (never printed), the token limit, a
- * full context, the loop guard or cancellation.
+ * full context, the loop guard or cancellation. With a {@link Drafter} it decodes speculatively:
+ * the draft proposes a block, the target checks it in one batched pass, and the output is the
+ * same as without the draft (exactly so for greedy decoding; in distribution when sampling).
  */
 public final class Generator {
 
@@ -27,9 +28,9 @@ public final class Generator {
         }
     }
 
-    /** What a generation produced and how long it took. */
+    /** What a generation produced, how long it took, and how speculation went (zeros without a draft). */
     public record Result(int[] tokens, String text, StopReason reason, int promptTokens, int reusedTokens,
-            long promptNanos, long generationNanos) {
+            long promptNanos, long generationNanos, SpecStats speculation) {
         public double promptTokensPerSecond() {
             int evaluated = promptTokens - reusedTokens;
             return promptNanos == 0 ? 0 : evaluated * 1e9 / promptNanos;
@@ -40,14 +41,30 @@ public final class Generator {
         }
     }
 
+    /** Counters of a speculative generation. */
+    public record SpecStats(int drafted, int accepted, int targetPasses) {
+        public static final SpecStats NONE = new SpecStats(0, 0, 0);
+
+        public double acceptanceRate() {
+            return drafted == 0 ? 0 : (double) accepted / drafted;
+        }
+    }
+
     private final Session session;
     private final Tokenizer tokenizer;
+    private final Drafter drafter;
     private int[] history = new int[64];
     private int historyLength;
 
     public Generator(Session session, Tokenizer tokenizer) {
+        this(session, tokenizer, null);
+    }
+
+    /** A generator that drafts with {@code drafter} (null: plain decoding). */
+    public Generator(Session session, Tokenizer tokenizer, Drafter drafter) {
         this.session = session;
         this.tokenizer = tokenizer;
+        this.drafter = drafter;
     }
 
     public Session session() {
@@ -58,6 +75,9 @@ public final class Generator {
     public void reset() {
         session.truncate(0);
         historyLength = 0;
+        if (drafter != null) {
+            drafter.reset();
+        }
     }
 
     public Result generate(int[] prompt, Settings settings, Consumer<String> onText, BooleanSupplier cancelled) {
@@ -71,71 +91,140 @@ public final class Generator {
         }
         session.truncate(reused);
         historyLength = reused;
-        float[] logits = evaluate(prompt, reused, prompt.length - reused);
+        float[] logits = new float[session.vocab()];
+        evaluate(prompt, reused, prompt.length - reused, logits);
         long t1 = System.nanoTime();
 
         Sampler sampler = new Sampler(settings.sampling(), session.vocab());
-        LoopGuard guard = new LoopGuard(settings.loopGuard());
-        Detokenizer detok = tokenizer.detokenizer(false);
-        StopFilter stops = new StopFilter(settings.stop(), onText);
-        int[] generated = new int[16];
-        int n = 0;
-        StopReason reason = null;
-        int limit = settings.maxTokens() < 0 ? Integer.MAX_VALUE : settings.maxTokens();
-        while (reason == null) {
-            if (n >= limit) {
-                reason = StopReason.LENGTH;
-                break;
-            }
-            if (cancelled.getAsBoolean()) {
-                reason = StopReason.CANCELLED;
-                break;
-            }
-            int token = sampler.sample(logits, 0, history, historyLength);
-            if (tokenizer.isEndOfGeneration(token)) {
-                reason = StopReason.EOS;
-                break;
-            }
-            if (n == generated.length) {
-                generated = Arrays.copyOf(generated, n * 2);
-            }
-            generated[n++] = token;
-            if (stops.accept(detok.feed(token))) {
-                reason = StopReason.STOP_STRING;
-                break;
-            }
-            push(token);
-            if (guard.loopPeriod(history, historyLength) > 0) {
-                reason = StopReason.LOOP;
-                break;
-            }
-            if (n >= limit) {
-                reason = StopReason.LENGTH;
-                break;
-            }
-            if (session.position() >= session.context()) {
-                reason = StopReason.CONTEXT;
-                break;
-            }
-            logits = session.decode(token);
+        Emitter emitter = new Emitter(tokenizer, settings, onText, cancelled);
+        StopReason reason;
+        SpecStats stats = SpecStats.NONE;
+        if (drafter == null) {
+            reason = plain(sampler, emitter, logits);
+        } else {
+            int[] counters = new int[3];
+            reason = speculative(sampler, emitter, logits, counters);
+            stats = new SpecStats(counters[0], counters[1], counters[2]);
         }
-        if (reason != StopReason.STOP_STRING) {
-            stops.accept(detok.flush());
-            stops.finish();
-        }
-        // tokens pushed to history but never evaluated (the last one) are not in the cache
+        emitter.finish(reason);
+        // a token pushed to the history but never evaluated is not in the cache
         historyLength = Math.min(historyLength, session.position());
         long t2 = System.nanoTime();
-        return new Result(Arrays.copyOf(generated, n), stops.text(), reason, prompt.length, reused, t1 - t0, t2 - t1);
+        return new Result(emitter.tokens(), emitter.text(), reason, prompt.length, reused, t1 - t0, t2 - t1, stats);
     }
 
-    private float[] evaluate(int[] tokens, int off, int count) {
-        float[][] last = new float[1][];
-        session.forward(tokens, off, count, count - 1, (i, l, o) -> last[0] = Arrays.copyOfRange(l, o, o + session.vocab()));
+    private StopReason plain(Sampler sampler, Emitter emitter, float[] logits) {
+        while (true) {
+            StopReason r = emitter.before();
+            if (r != null) {
+                return r;
+            }
+            int token = sampler.sample(logits, 0, history, historyLength);
+            if (!tokenizer.isEndOfGeneration(token)) {
+                push(token);
+            }
+            r = emitter.accept(token, history, historyLength);
+            if (r != null) {
+                return r;
+            }
+            if (session.position() >= session.context()) {
+                return StopReason.CONTEXT;
+            }
+            session.forward(new int[] {token}, 0, 1, 0, (i, l, o) -> System.arraycopy(l, o, logits, 0, logits.length));
+        }
+    }
+
+    /**
+     * Speculative loop: {@code pending} is the next committed token (not yet in the cache). Each
+     * round feeds [pending, d1..dk] to the target in one pass, accepts drafted tokens while the
+     * target agrees (greedy: same argmax; sampling: accepted with the target's probability, a
+     * rejection resamples from the rest), and the target's own choice after the last accepted
+     * token becomes the next pending one. Rejected positions are dropped from the cache.
+     */
+    private StopReason speculative(Sampler sampler, Emitter emitter, float[] logits, int[] counters) {
+        StopReason r = emitter.before();
+        if (r != null) {
+            return r;
+        }
+        int vocab = session.vocab();
+        int pending = sampler.sample(logits, 0, history, historyLength);
+        float[] batchLogits = new float[0];
+        while (true) {
+            if (!tokenizer.isEndOfGeneration(pending)) {
+                push(pending);
+            }
+            r = emitter.accept(pending, history, historyLength);
+            if (r != null) {
+                return r;
+            }
+            r = emitter.before();
+            if (r != null) {
+                return r;
+            }
+            int room = session.context() - session.position();
+            if (room < 1) {
+                return StopReason.CONTEXT;
+            }
+            int[] draft = drafter.propose(history, historyLength, Math.min(drafter.maxDraft(), room - 1));
+            int k = draft.length;
+            int[] batch = new int[k + 1];
+            batch[0] = pending;
+            System.arraycopy(draft, 0, batch, 1, k);
+            if (batchLogits.length < (k + 1) * vocab) {
+                batchLogits = new float[(k + 1) * vocab];
+            }
+            float[] bl = batchLogits;
+            int start = session.position();
+            session.forward(batch, 0, k + 1, 0, (i, l, o) -> System.arraycopy(l, o, bl, i * vocab, vocab));
+            counters[0] += k;
+            counters[2]++;
+            int accepted = 0;
+            int next = -1;
+            for (int i = 0; i < k; i++) {
+                int choice = choose(sampler, bl, i * vocab, draft[i]);
+                if (choice != draft[i]) {
+                    next = choice;
+                    break;
+                }
+                accepted++;
+                counters[1]++;
+                if (!tokenizer.isEndOfGeneration(choice)) {
+                    push(choice);
+                }
+                r = emitter.accept(choice, history, historyLength);
+                if (r != null) {
+                    session.truncate(start + 1 + accepted);
+                    return r;
+                }
+            }
+            if (next < 0) {
+                next = sampler.sample(bl, k * vocab, history, historyLength);
+            }
+            session.truncate(start + 1 + accepted);
+            pending = next;
+        }
+    }
+
+    /** The target's token at a drafted position: argmax when greedy, the speculative rule when sampling. */
+    private int choose(Sampler sampler, float[] logits, int offset, int drafted) {
+        if (sampler.config().isGreedy()) {
+            return sampler.sample(logits, offset, history, historyLength);
+        }
+        Sampler.Distribution p = sampler.distribution(logits, offset, history, historyLength);
+        // the draft proposes deterministically (q = 1 at the drafted token): accept with p(x),
+        // otherwise draw from p without x; the result is distributed exactly as p
+        float px = p.probability(drafted);
+        if (sampler.uniform() < px) {
+            return drafted;
+        }
+        return sampler.drawExcluding(p, drafted);
+    }
+
+    private void evaluate(int[] tokens, int off, int count, float[] logits) {
+        session.forward(tokens, off, count, count - 1, (i, l, o) -> System.arraycopy(l, o, logits, 0, logits.length));
         for (int i = 0; i < count; i++) {
             push(tokens[off + i]);
         }
-        return last[0];
     }
 
     private void push(int token) {
@@ -152,66 +241,5 @@ public final class Generator {
             i++;
         }
         return i;
-    }
-
-    /** Streams text, holding back anything that may be the start of a stop string. */
-    static final class StopFilter {
-        private final List<String> stops;
-        private final Consumer<String> out;
-        private final StringBuilder held = new StringBuilder();
-        private final StringBuilder all = new StringBuilder();
-
-        StopFilter(List<String> stops, Consumer<String> out) {
-            this.stops = stops.stream().filter(s -> !s.isEmpty()).toList();
-            this.out = out;
-        }
-
-        /** Adds text; returns true when a stop string appeared (text before it is emitted). */
-        boolean accept(String text) {
-            if (text.isEmpty()) {
-                return false;
-            }
-            held.append(text);
-            int first = -1;
-            for (String s : stops) {
-                int at = held.indexOf(s);
-                if (at >= 0 && (first < 0 || at < first)) {
-                    first = at;
-                }
-            }
-            if (first >= 0) {
-                emit(held.substring(0, first));
-                held.setLength(0);
-                return true;
-            }
-            int keep = 0;
-            for (String s : stops) {
-                for (int k = Math.min(s.length() - 1, held.length()); k > keep; k--) {
-                    if (held.toString().regionMatches(held.length() - k, s, 0, k)) {
-                        keep = k;
-                        break;
-                    }
-                }
-            }
-            emit(held.substring(0, held.length() - keep));
-            held.delete(0, held.length() - keep);
-            return false;
-        }
-
-        void finish() {
-            emit(held.toString());
-            held.setLength(0);
-        }
-
-        private void emit(String s) {
-            if (!s.isEmpty()) {
-                all.append(s);
-                out.accept(s);
-            }
-        }
-
-        String text() {
-            return all.toString();
-        }
     }
 }

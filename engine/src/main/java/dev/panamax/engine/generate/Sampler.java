@@ -69,6 +69,33 @@ public final class Sampler {
         return d.ids()[d.size() - 1];
     }
 
+    /** Draws from {@code d} with token {@code excluded} removed (renormalized); the excluded token if nothing else is left. */
+    public int drawExcluding(Distribution d, int excluded) {
+        double rest = 0;
+        for (int i = 0; i < d.size(); i++) {
+            if (d.ids()[i] != excluded) {
+                rest += d.probs()[i];
+            }
+        }
+        if (rest <= 0) {
+            return excluded;
+        }
+        double r = random.nextDouble() * rest;
+        double acc = 0;
+        int last = excluded;
+        for (int i = 0; i < d.size(); i++) {
+            if (d.ids()[i] == excluded) {
+                continue;
+            }
+            acc += d.probs()[i];
+            last = d.ids()[i];
+            if (r < acc) {
+                return last;
+            }
+        }
+        return last;
+    }
+
     /** A uniform number in [0, 1) from this sampler's stream (speculative acceptance tests). */
     public double uniform() {
         return random.nextDouble();
