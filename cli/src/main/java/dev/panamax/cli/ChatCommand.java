@@ -37,6 +37,9 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     GenerationOptions generation;
 
+    @Mixin
+    DraftOptions draftOptions;
+
     @Spec
     CommandSpec spec;
 
@@ -46,13 +49,14 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         boolean terminal = System.console() != null;
-        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions())) {
+        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions());
+                DraftOptions.Draft draft = draftOptions.enabled() ? draftOptions.open(model, session.options()) : null) {
             Tokenizer tok = model.tokenizer();
             ChatTemplate template = generation.template(model).orElseThrow(() -> new PanamaxException(model.file().name()
                     + ": the model has no chat template Panamax recognises; pick one with --chat-template"
                     + " (deepseek-r1, chatml, llama3) or use 'panamax run --raw'"));
             boolean think = generation.thinkEnabled();
-            Generator generator = new Generator(session, tok);
+            Generator generator = new Generator(session, tok, draft == null ? null : draft.drafter);
             List<Message> history = new ArrayList<>();
             String system = generation.system;
             AtomicBoolean cancel = new AtomicBoolean();

@@ -38,6 +38,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     GenerationOptions generation;
 
+    @Mixin
+    DraftOptions draftOptions;
+
     static final class PromptSource {
         @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The prompt.")
         String text;
@@ -64,7 +67,8 @@ final class RunCommand implements Callable<Integer> {
         String text = promptText();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions())) {
+        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions());
+                DraftOptions.Draft draft = draftOptions.enabled() ? draftOptions.open(model, session.options()) : null) {
             Tokenizer tok = model.tokenizer();
             Optional<ChatTemplate> template = raw ? Optional.empty() : generation.template(model);
             boolean think = generation.thinkEnabled();
@@ -81,7 +85,11 @@ final class RunCommand implements Callable<Integer> {
             }
             boolean startsInThink = template.map(t -> t.startsInThink(think)).orElse(false);
             TextPrinter printer = new TextPrinter(out, startsInThink, generation.hideThink, System.console() != null, !json);
-            Generator generator = new Generator(session, tok);
+            Generator generator = new Generator(session, tok, draft == null ? null : draft.drafter);
+            if (draft != null) {
+                err.println("speculative decoding: " + draft.model.displayName() + ", N=" + draftOptions.draftMax + ", "
+                        + draft.drafter.bridge().describe());
+            }
             Generator.Result r = generator.generate(tokens, new Generator.Settings(generation.maxTokens, generation.stop,
                     generation.loopGuard, sampling.config()), printer::accept, () -> false);
             printer.finish();
@@ -95,6 +103,9 @@ final class RunCommand implements Callable<Integer> {
                 j.put("generated_tokens", r.tokens().length);
                 j.put("prompt_tokens_per_second", round(r.promptTokensPerSecond()));
                 j.put("tokens_per_second", round(r.tokensPerSecond()));
+                if (draft != null) {
+                    j.put("speculation", Stats.speculation(r));
+                }
                 out.println(Json.pretty(j));
             } else {
                 out.println();

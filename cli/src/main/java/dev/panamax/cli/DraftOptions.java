@@ -1,0 +1,97 @@
+package dev.panamax.cli;
+
+import dev.panamax.engine.Model;
+import dev.panamax.engine.Session;
+import dev.panamax.engine.SessionOptions;
+import dev.panamax.engine.speculative.DraftModel;
+import dev.panamax.engine.speculative.VocabBridge;
+import dev.panamax.gguf.PanamaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** Speculative decoding options (llama.cpp's names). */
+final class DraftOptions {
+    @Option(names = {"-md", "--model-draft"}, paramLabel = "DRAFT.gguf", description = "Draft model for speculative decoding.")
+    Path draft;
+
+    @Option(names = "--draft", paramLabel = "N", defaultValue = "2",
+            description = "Draft block length (tokens proposed per target pass); 0 disables (default: ${DEFAULT-VALUE}).")
+    int draftMax;
+
+    @Option(names = "--draft-min", paramLabel = "N", defaultValue = "0",
+            description = "Draft at least this many tokens before the confidence cut applies (default: ${DEFAULT-VALUE}).")
+    int draftMin;
+
+    @Option(names = "--draft-p-min", paramLabel = "P", defaultValue = "0",
+            description = "Stop drafting when the draft's top probability falls below P (default: ${DEFAULT-VALUE}, off).")
+    float draftPMin;
+
+    @Option(names = {"-td", "--threads-draft"}, paramLabel = "N", description = "Threads for the draft model (default: as -t).")
+    Integer draftThreads;
+
+    @Option(names = {"-ctkd", "--cache-type-k-draft"}, paramLabel = "TYPE", defaultValue = "f16", description = "Draft KV key type (default: ${DEFAULT-VALUE}).")
+    String draftCacheK;
+
+    @Option(names = {"-ctvd", "--cache-type-v-draft"}, paramLabel = "TYPE", defaultValue = "f16", description = "Draft KV value type (default: ${DEFAULT-VALUE}).")
+    String draftCacheV;
+
+    @Option(names = "--spec-replace", arity = "2", paramLabel = "TEXT",
+            description = "Substitute target text TARGET by DRAFT when translating between vocabularies (repeatable: --spec-replace TARGET DRAFT).")
+    List<String> replacements = new ArrayList<>();
+
+    boolean enabled() {
+        return draft != null && draftMax > 0;
+    }
+
+    /** A draft model, its session and the drafter; closes with {@link #close()}. */
+    static final class Draft implements AutoCloseable {
+        final Model model;
+        final Session session;
+        final DraftModel drafter;
+
+        Draft(Model model, Session session, DraftModel drafter) {
+            this.model = model;
+            this.session = session;
+            this.drafter = drafter;
+        }
+
+        @Override
+        public void close() {
+            session.close();
+            model.close();
+        }
+    }
+
+    Draft open(Model target, SessionOptions targetOptions) {
+        if (!Files.exists(draft)) {
+            throw new PanamaxException(draft + ": no such file (-md)");
+        }
+        if (draftMax < 0 || draftMin < 0 || draftPMin < 0 || draftPMin > 1) {
+            throw new PanamaxException("--draft and --draft-min must be >= 0 and --draft-p-min in [0, 1]");
+        }
+        List<String[]> pairs = new ArrayList<>();
+        for (int i = 0; i + 1 < replacements.size(); i += 2) {
+            pairs.add(new String[] {unescape(replacements.get(i)), unescape(replacements.get(i + 1))});
+        }
+        Model m = Model.open(draft);
+        try {
+            SessionOptions o = new SessionOptions(targetOptions.context(), targetOptions.batch(),
+                    ModelOptions.cacheType("-ctkd", draftCacheK), ModelOptions.cacheType("-ctvd", draftCacheV),
+                    draftThreads != null ? draftThreads : targetOptions.threads());
+            Session s = m.newSession(o);
+            VocabBridge bridge = new VocabBridge(target.tokenizer(), m.tokenizer(), pairs);
+            return new Draft(m, s, new DraftModel(s, m.tokenizer(), bridge, draftMax, draftMin, draftPMin));
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** Lets \n and \t be typed in --spec-replace arguments. */
+    private static String unescape(String s) {
+        return s.replace("\\n", "\n").replace("\\t", "\t");
+    }
+}
