@@ -71,7 +71,7 @@ public final class QuantPlanner {
             if (r.pure()) {
                 reason = mix.name() + " (--pure)";
             } else {
-                type = MixRules.ruleType(name, layer, mix, r.layersHigh() && layer >= 0, facts);
+                type = MixRules.ruleType(name, layer, mix, false, facts); // --layer-types-high only fills unlisted layers
                 reason = layer >= 0 && !r.layerTypes().isEmpty() ? "layer " + layer + " " + mix.name() : mix.name();
             }
         }
