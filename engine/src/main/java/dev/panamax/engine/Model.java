@@ -73,6 +73,14 @@ public final class Model implements AutoCloseable {
         return new Session(this, options);
     }
 
+    /**
+     * A session that offloads to {@code backend} (as {@link SessionOptions#backend()} plans) instead of
+     * the accelerator found by detection; null means detect as usual.
+     */
+    public Session newSession(SessionOptions options, dev.panamax.engine.backend.Backend backend) {
+        return new Session(this, options, backend);
+    }
+
     @Override
     public void close() {
         arena.close();

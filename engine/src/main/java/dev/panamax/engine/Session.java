@@ -1,6 +1,8 @@
 package dev.panamax.engine;
 
+import dev.panamax.engine.backend.Backend;
 import dev.panamax.engine.backend.LayerRunner;
+import dev.panamax.engine.backend.Offload;
 import dev.panamax.engine.cpu.CpuLayers;
 import dev.panamax.engine.model.KvCache;
 import dev.panamax.engine.model.ModelConfig;
@@ -10,6 +12,7 @@ import dev.panamax.kernels.Activations;
 import dev.panamax.kernels.MatOps;
 import dev.panamax.kernels.Ops;
 import dev.panamax.kernels.WorkerPool;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -32,6 +35,9 @@ public final class Session implements AutoCloseable {
     private final WorkerPool pool;
     private final KvCache cache;
     private final List<LayerRunner> runners;
+    private final LayerRunner deviceHead;   // the last runner when it owns the output head, else null
+    private final String backendSummary;
+    private final int layersOnDevice;
     private final int microBatch;
     private final float[] hidden;
     private final Activations headInput;
@@ -39,6 +45,11 @@ public final class Session implements AutoCloseable {
     private int position;
 
     Session(Model model, SessionOptions options) {
+        this(model, options, null);
+    }
+
+    /** A session whose last layers run on {@code backend} as planned (null: detect one with the options). */
+    Session(Model model, SessionOptions options, Backend backend) {
         this.config = model.config();
         this.weights = model.weights();
         this.options = options;
@@ -52,14 +63,40 @@ public final class Session implements AutoCloseable {
             throw new PanamaxException("threads must be at least 1, got " + options.threads());
         }
         this.microBatch = Math.min(options.batch(), 256);
+        Offload offload = Offload.decide(config, weights, options.backend(), options.context(), microBatch,
+                options.keyType(), options.valueType(), backend);
+        LayerRunner device = null;
+        if (offload.backend() != null) {
+            int n = config.layers();
+            try {
+                device = offload.backend().load(config, weights, n - offload.layersOnDevice(), n, true,
+                        options.context(), options.keyType(), options.valueType(), microBatch);
+            } catch (RuntimeException e) {
+                offload = offload.failed(e.getMessage() == null ? e.toString() : e.getMessage());
+            }
+        }
+        this.backendSummary = offload.summary();
+        int cpuLayers = device == null ? config.layers() : device.firstLayer();
         this.pool = new WorkerPool(options.threads());
         try {
-            this.cache = new KvCache(config, config.layers(), options.context(), options.keyType(), options.valueType());
+            this.cache = new KvCache(config, cpuLayers, options.context(), options.keyType(), options.valueType());
         } catch (RuntimeException e) {
             pool.close();
+            if (device != null) {
+                device.close();
+            }
             throw e;
         }
-        this.runners = List.of(new CpuLayers(config, weights.layers(), 0, config.layers(), cache, pool, microBatch));
+        List<LayerRunner> rs = new ArrayList<>();
+        if (cpuLayers > 0) {
+            rs.add(new CpuLayers(config, weights.layers(), 0, cpuLayers, cache, pool, microBatch));
+        }
+        if (device != null) {
+            rs.add(device);
+        }
+        this.runners = List.copyOf(rs);
+        this.deviceHead = device != null && device.hasHead() ? device : null;
+        this.layersOnDevice = config.layers() - cpuLayers;
         this.hidden = new float[microBatch * config.embedding()];
         this.headInput = new Activations(HEAD_TILE, config.embedding());
         this.logits = new float[HEAD_TILE * config.vocab()];
@@ -117,7 +154,11 @@ public final class Session implements AutoCloseable {
             int from = Math.max(logitsFrom - b, 0);
             for (int t0 = from; t0 < count; t0 += HEAD_TILE) {
                 int tn = Math.min(HEAD_TILE, count - t0);
-                head(t0, tn);
+                if (deviceHead != null) {
+                    deviceHead.logits(t0, tn, logits, 0);
+                } else {
+                    head(t0, tn);
+                }
                 for (int t = 0; t < tn; t++) {
                     consumer.accept(b + t0 + t, logits, t * config.vocab());
                 }
@@ -163,6 +204,16 @@ public final class Session implements AutoCloseable {
             r.truncate(length);
         }
         position = length;
+    }
+
+    /** One line on where the layers run (the GPU found and the split, or why everything is on the CPU). */
+    public String backendSummary() {
+        return backendSummary;
+    }
+
+    /** Layers computed by an accelerator (the last ones). */
+    public int layersOnDevice() {
+        return layersOnDevice;
     }
 
     public long cacheBytes() {

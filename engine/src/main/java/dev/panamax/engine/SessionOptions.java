@@ -1,5 +1,6 @@
 package dev.panamax.engine;
 
+import dev.panamax.engine.backend.BackendOptions;
 import dev.panamax.gguf.GgmlType;
 import dev.panamax.kernels.WorkerPool;
 
@@ -11,26 +12,43 @@ import dev.panamax.kernels.WorkerPool;
  * @param keyType KV cache key type (-ctk): F32, F16 or Q8_0
  * @param valueType KV cache value type (-ctv)
  * @param threads compute threads (-t)
+ * @param backend accelerator use (-ngl, --no-gpu, --main-gpu, --vram-reserve, --vram-limit)
  */
-public record SessionOptions(int context, int batch, GgmlType keyType, GgmlType valueType, int threads) {
+public record SessionOptions(int context, int batch, GgmlType keyType, GgmlType valueType, int threads,
+        BackendOptions backend) {
+
+    public SessionOptions {
+        if (backend == null) {
+            backend = BackendOptions.auto();
+        }
+    }
+
+    /** Settings with the default accelerator use (a GPU when a plugin finds one, as many layers as fit). */
+    public SessionOptions(int context, int batch, GgmlType keyType, GgmlType valueType, int threads) {
+        this(context, batch, keyType, valueType, threads, BackendOptions.auto());
+    }
 
     public static SessionOptions defaults() {
         return new SessionOptions(4096, 512, GgmlType.F16, GgmlType.F16, WorkerPool.defaultThreads());
     }
 
     public SessionOptions withContext(int c) {
-        return new SessionOptions(c, batch, keyType, valueType, threads);
+        return new SessionOptions(c, batch, keyType, valueType, threads, backend);
     }
 
     public SessionOptions withBatch(int b) {
-        return new SessionOptions(context, b, keyType, valueType, threads);
+        return new SessionOptions(context, b, keyType, valueType, threads, backend);
     }
 
     public SessionOptions withCacheTypes(GgmlType k, GgmlType v) {
-        return new SessionOptions(context, batch, k, v, threads);
+        return new SessionOptions(context, batch, k, v, threads, backend);
     }
 
     public SessionOptions withThreads(int t) {
-        return new SessionOptions(context, batch, keyType, valueType, t);
+        return new SessionOptions(context, batch, keyType, valueType, t, backend);
+    }
+
+    public SessionOptions withBackend(BackendOptions b) {
+        return new SessionOptions(context, batch, keyType, valueType, threads, b);
     }
 }

@@ -1,0 +1,128 @@
+// Panamax CUDA kernels: portability layer.
+//
+// The kernels are compiled two ways: by nvcc to PTX (the plugin's resource), and by a host C++
+// compiler against src/test/cuda/emu.h, a small CUDA emulator (fibers for threads), so that the
+// CPU-only CI can run every kernel and the whole offloaded forward pass. Device code therefore
+// uses only what this header provides: KERNEL(...) definitions, DEV functions, the warp
+// primitives below, and the tensor-core wrappers mma_16816 / ldmatrix_x4.
+#pragma once
+
+#ifdef __CUDACC__
+#include <cuda_fp16.h>
+#include <stdint.h>
+#define KERNEL(name, params) extern "C" __global__ void name params
+#define KERNEL_LB(name, threads, params) extern "C" __global__ void __launch_bounds__(threads) name params
+#define DEV static __device__ __forceinline__
+#define GLOBAL_CONST __device__ const
+#else
+#include "emu.h"
+#endif
+
+#define WARP 32
+#define FULL_MASK 0xffffffffu
+
+// ---- scalar conversions -------------------------------------------------------------------
+
+DEV float h2f(uint16_t h) {
+#ifdef __CUDA_ARCH__
+    return __half2float(__ushort_as_half(h));
+#else
+    return emu_h2f(h);
+#endif
+}
+
+DEV uint16_t f2h(float f) {
+#ifdef __CUDA_ARCH__
+    return __half_as_ushort(__float2half_rn(f));
+#else
+    return emu_f2h(f);
+#endif
+}
+
+DEV float bf2f(uint16_t h) { return __uint_as_float(((uint32_t) h) << 16); }
+
+// ---- unaligned little-endian loads (GGUF blocks are only 2-byte aligned for many types) ----
+
+DEV uint32_t ld_u16(const uint8_t* p) { return *(const uint16_t*) p; }
+DEV uint32_t ld_u32_a2(const uint8_t* p) {
+    const uint16_t* h = (const uint16_t*) p;
+    return (uint32_t) h[0] | ((uint32_t) h[1] << 16);
+}
+DEV uint32_t ld_u32(const uint8_t* p) { return *(const uint32_t*) p; }
+DEV float ld_h(const uint8_t* p) { return h2f(*(const uint16_t*) p); }
+
+// four 32-bit words (16 bytes) at an address aligned to 2, 4, 8 or 16 bytes
+DEV void ld16_a2(const uint8_t* p, uint32_t (&w)[4]) {
+    const uint16_t* h = (const uint16_t*) p;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        w[i] = (uint32_t) h[2 * i] | ((uint32_t) h[2 * i + 1] << 16);
+    }
+}
+DEV void ld16_a4(const uint8_t* p, uint32_t (&w)[4]) {
+    const uint32_t* q = (const uint32_t*) p;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        w[i] = q[i];
+    }
+}
+DEV void ld16_a8(const uint8_t* p, uint32_t (&w)[4]) {
+    uint2 a = ((const uint2*) p)[0];
+    uint2 b = ((const uint2*) p)[1];
+    w[0] = a.x; w[1] = a.y; w[2] = b.x; w[3] = b.y;
+}
+DEV void ld16_a16(const uint8_t* p, uint32_t (&w)[4]) {
+    uint4 a = *(const uint4*) p;
+    w[0] = a.x; w[1] = a.y; w[2] = a.z; w[3] = a.w;
+}
+
+// ---- warp reductions ---------------------------------------------------------------------
+
+DEV float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(FULL_MASK, v, o);
+    }
+    return v;
+}
+
+DEV float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        v = fmaxf(v, __shfl_xor_sync(FULL_MASK, v, o));
+    }
+    return v;
+}
+
+DEV int warp_sum_int(int v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        v += __shfl_xor_sync(FULL_MASK, v, o);
+    }
+    return v;
+}
+
+// ---- tensor cores: D(16x8,f32) += A(16x16,f16,row) * B(16x8,f16,col) ---------------------
+
+DEV void mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#ifdef __CUDA_ARCH__
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    emu_mma_16816(d, a, b);
+#endif
+}
+
+// four 8x8 b16 matrices from shared memory; lane L gives the address of row L%8 of matrix L/8
+DEV void ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
+#ifdef __CUDA_ARCH__
+    uint32_t addr = (uint32_t) __cvta_generic_to_shared(smem_row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+#else
+    emu_ldmatrix_x4(r, smem_row);
+#endif
+}

@@ -1,0 +1,121 @@
+// Matrix-vector products for decode (and small batches of up to NT tokens):
+//     y[t*ys + r] = (acc ? y[t*ys + r] : 0) + bias[r] + sum_k W[r][k] * x[t][k]
+// One warp per weight row; each lane decodes 32 consecutive weights (two units) of a block per
+// step, so a warp streams 32 pieces of the row per step with the loads of neighbouring lanes
+// falling on neighbouring bytes. Quantized weights meet int8 activations (per 32 values: int8
+// quants xq, float scale xd; per 16 values: xs = scale * sum of the quants) through dp4a;
+// float weights meet float activations.
+#pragma once
+#include "quants.cuh"
+
+#define MATVEC_WARPS 4
+
+DEV void store_out(float* y, int ys, int t, int row, float v, const float* bias, int acc) {
+    if (bias != nullptr) {
+        v += bias[row];
+    }
+    float* o = y + (long) t * ys + row;
+    *o = acc ? *o + v : v;
+}
+
+template <class T, int NT>
+DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* __restrict__ xq,
+                  const float* __restrict__ xd, const float* __restrict__ xs, float* __restrict__ y, int ys,
+                  const float* __restrict__ bias, int acc, int tokens) {
+    const int row = blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP;
+    const int lane = threadIdx.x % WARP;
+    if (row >= rows) {
+        return;  // the whole warp leaves together; no block barriers follow
+    }
+    constexpr int P = T::QK / 32;  // pieces of 32 values per block
+    constexpr int BPI = WARP / P;  // blocks per warp step
+    const int nb = K / T::QK;
+    const uint8_t* wr = W + (long) row * nb * T::BB;
+    const int piece = lane % P;
+    float sum[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        sum[t] = 0.f;
+    }
+    for (int b = lane / P; b < nb; b += BPI) {
+        const uint8_t* blk = wr + (long) b * T::BB;
+        const int e0 = b * T::QK + 32 * piece;
+        Unit u0 = T::unit(blk, 2 * piece);
+        Unit u1 = T::unit(blk, 2 * piece + 1);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (NT > 1 && t >= tokens) {
+                break;
+            }
+            const int8_t* xt = xq + (long) t * K + e0;
+            uint4 xa = *(const uint4*) xt;
+            uint4 xb = *(const uint4*) (xt + 16);
+            int s0 = __dp4a((int) u0.q[0], (int) xa.x, 0);
+            s0 = __dp4a((int) u0.q[1], (int) xa.y, s0);
+            s0 = __dp4a((int) u0.q[2], (int) xa.z, s0);
+            s0 = __dp4a((int) u0.q[3], (int) xa.w, s0);
+            int s1 = __dp4a((int) u1.q[0], (int) xb.x, 0);
+            s1 = __dp4a((int) u1.q[1], (int) xb.y, s1);
+            s1 = __dp4a((int) u1.q[2], (int) xb.z, s1);
+            s1 = __dp4a((int) u1.q[3], (int) xb.w, s1);
+            float dx = xd[(long) t * (K / 32) + e0 / 32];
+            float v = dx * (u0.a * (float) s0 + u1.a * (float) s1);
+            if (T::M) {
+                float2 sx = *(const float2*) (xs + (long) t * (K / 16) + e0 / 16);
+                v += u0.m * sx.x + u1.m * sx.y;
+            }
+            sum[t] += v;
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (NT > 1 && t >= tokens) {
+            break;
+        }
+        float s = warp_sum(sum[t]);
+        if (lane == 0) {
+            store_out(y, ys, t, row, s, bias, acc);
+        }
+    }
+}
+
+template <class T, int NT>
+DEV void matvec_f(const uint8_t* __restrict__ W, int rows, int K, const float* __restrict__ x,
+                  float* __restrict__ y, int ys, const float* __restrict__ bias, int acc, int tokens) {
+    const int row = blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP;
+    const int lane = threadIdx.x % WARP;
+    if (row >= rows) {
+        return;
+    }
+    const uint8_t* wr = W + (long) row * (K / 8) * T::BB;
+    float sum[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        sum[t] = 0.f;
+    }
+    for (int c = lane; c < K / 8; c += WARP) {
+        float w[8];
+        float8((const T*) nullptr, wr, 8 * c, w);
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (NT > 1 && t >= tokens) {
+                break;
+            }
+            const float4* xp = (const float4*) (x + (long) t * K + 8 * c);
+            float4 a = xp[0];
+            float4 b = xp[1];
+            sum[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z
+                      + w[7] * b.w;
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        if (NT > 1 && t >= tokens) {
+            break;
+        }
+        float s = warp_sum(sum[t]);
+        if (lane == 0) {
+            store_out(y, ys, t, row, s, bias, acc);
+        }
+    }
+}

@@ -1,0 +1,640 @@
+package dev.panamax.gpu;
+
+import dev.panamax.engine.backend.LayerRunner;
+import dev.panamax.engine.model.Architecture.RopeLayout;
+import dev.panamax.engine.model.LayerWeights;
+import dev.panamax.engine.model.ModelConfig;
+import dev.panamax.engine.model.RopeTable;
+import dev.panamax.engine.model.Vec;
+import dev.panamax.engine.model.Weights;
+import dev.panamax.gguf.GgmlType;
+import dev.panamax.kernels.QuantMatrix;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Layers {@code [first, end)} of a model, and optionally its final norm and output head, on a GPU.
+ *
+ * <p>Memory: each layer's weights are one device allocation holding the GGUF blocks exactly as in
+ * the file (uploaded straight from the mapped tensors); Q, K and V (and gate and up) share one
+ * matrix when their types agree, so one kernel computes all three, biases concatenated alike. The
+ * KV cache of a layer is one allocation ([position][kv head] rows of the cache type, like the CPU's
+ * {@code KvCache}). Activations live in scratch buffers sized once for {@code maxTokens}.
+ *
+ * <p>Per layer: rmsnorm (writing the next product's input form), QKV product (+ bias), q/k norm +
+ * rope + cache store, attention (split over positions, then merged), Wo product added into the
+ * hidden state, rmsnorm, gate/up product, SwiGLU, down product added into the hidden state. Up to
+ * {@link DeviceTypes#MATVEC_TOKENS} tokens use matrix-vector kernels on int8 activations, more use
+ * tensor-core matrix kernels on f16 activations. A decode step (one token) is recorded once into a
+ * graph and replayed, the position read from device memory, so a step costs two graph launches.
+ *
+ * <p>The hidden state arrives through page-locked memory; only the logits asked for return.
+ */
+final class CudaLayers implements LayerRunner {
+    private static final int SCRATCH_ALIGN = 256;
+
+    private final Gpu gpu;
+    private final Gpu.Stream stream;
+    private final ModelConfig c;
+    private final int first;
+    private final int end;
+    private final boolean withHead;
+    private final int context;
+    private final int maxTokens;
+    private final GgmlType keyType;
+    private final GgmlType valueType;
+    private final boolean useGraphs;
+    private final List<Long> allocations = new ArrayList<>();
+    private long deviceBytes;
+    private final List<MemorySegment> hostBuffers = new ArrayList<>();
+
+    /** A weight matrix on the device (GGUF blocks as in the file). */
+    record Mat(long ptr, GgmlType type, int rows, int cols) {}
+
+    /** Matrices writing into one output row: piece i fills output rows [rowOffset[i], +rows). */
+    record Proj(Mat[] parts, int[] rowOffset, long bias) {}
+
+    private static final class Layer {
+        long attnNorm;
+        long ffnNorm;
+        long qNorm;
+        long kNorm;
+        Proj qkv;
+        Mat wo;
+        Proj gateUp;
+        Mat down;
+        long keys;
+        long values;
+    }
+
+    private final Layer[] layers;
+    private long outNorm;
+    private Mat head;
+
+    // scratch (device)
+    private final int maxK;
+    private final int qkvDim;
+    private final int attDim;
+    private final int splitsDecode;
+    private final long x;
+    private final long nf;
+    private final long nq;
+    private final long nd;
+    private final long ns;
+    private final long nh;
+    private final long qkv;
+    private final long att;
+    private final long gu;
+    private final long part;
+    private final long logitsDev;
+    private final long argmaxDev;
+    private final long posDev;
+    private final long ropeCos;
+    private final long ropeSin;
+    // page-locked host buffers
+    private final MemorySegment hostX;
+    private final MemorySegment hostPos;
+    private final MemorySegment hostLogits;
+    private final MemorySegment hostArgmax;
+
+    private final boolean anyFloatWeights;
+    private Gpu.Graph decodeGraph;
+    private Gpu.Graph headGraph;
+    private int lastTokens;
+    private boolean closed;
+
+    CudaLayers(Gpu gpu, ModelConfig c, Weights w, int first, int end, boolean withHead, int context,
+            GgmlType keyType, GgmlType valueType, int maxTokens, boolean useGraphs) {
+        this.gpu = gpu;
+        this.c = c;
+        this.first = first;
+        this.end = end;
+        this.withHead = withHead;
+        this.context = context;
+        this.maxTokens = maxTokens;
+        this.keyType = keyType;
+        this.valueType = valueType;
+        this.useGraphs = useGraphs;
+        checkShapes(c, w, first, end, withHead, keyType, valueType);
+        gpu.makeCurrent();
+        this.stream = gpu.stream();
+        this.layers = new Layer[end - first];
+        boolean floats = false;
+        this.qkvDim = c.queryDim() + c.kvDim() + c.kvValueDim();
+        this.attDim = c.heads() * c.valueDim();
+        this.maxK = Math.max(Math.max(c.embedding(), attDim), c.feedForward());
+        this.splitsDecode = Math.max(1, Math.min(32, context / 256));
+        try {
+            for (int l = first; l < end; l++) {
+                layers[l - first] = upload(w.layers()[l], l);
+            }
+            if (withHead) {
+                long size = align(4L * c.embedding()) + align(matBytes(w.output()));
+                long base = alloc(size);
+                outNorm = base;
+                gpu.upload(outNorm, vecData(w.outputNorm()));
+                head = uploadMat(w.output(), base + align(4L * c.embedding()));
+            }
+            for (Layer layer : layers) {
+                floats |= anyFloat(layer.qkv) || anyFloat(layer.gateUp) || isFloat(layer.wo) || isFloat(layer.down);
+            }
+            floats |= head != null && isFloat(head);
+            this.anyFloatWeights = floats;
+            int t = maxTokens;
+            int headTokens = DeviceTypes.MATVEC_TOKENS;
+            long bytes = 0;
+            long[] sizes = {
+                4L * t * c.embedding(),                         // x
+                4L * t * maxK,                                  // nf
+                (long) t * maxK,                                // nq
+                4L * t * maxK / 32,                             // nd
+                4L * t * maxK / 16,                             // ns
+                2L * t * maxK,                                  // nh
+                4L * t * qkvDim,                                // qkv
+                4L * t * attDim,                                // att
+                8L * t * c.feedForward(),                       // gu
+                4L * c.heads() * Math.max(t, splitsDecode) * (c.valueDim() + 2L), // part
+                withHead ? 4L * headTokens * c.vocab() : 0,     // logits
+                4L * headTokens,                                // argmax
+                4,                                              // pos
+                4L * context * (c.rope().dims() / 2),           // rope cos
+                4L * context * (c.rope().dims() / 2),           // rope sin
+            };
+            for (long s : sizes) {
+                bytes += align(s);
+            }
+            long base = alloc(bytes);
+            long[] at = new long[sizes.length];
+            long o = base;
+            for (int i = 0; i < sizes.length; i++) {
+                at[i] = o;
+                o += align(sizes[i]);
+            }
+            x = at[0];
+            nf = at[1];
+            nq = at[2];
+            nd = at[3];
+            ns = at[4];
+            nh = at[5];
+            qkv = at[6];
+            att = at[7];
+            gu = at[8];
+            part = at[9];
+            logitsDev = at[10];
+            argmaxDev = at[11];
+            posDev = at[12];
+            ropeCos = at[13];
+            ropeSin = at[14];
+            uploadRope();
+            hostX = host(4L * t * c.embedding());
+            hostPos = host(64);
+            hostLogits = host(withHead ? 4L * headTokens * c.vocab() : 64);
+            hostArgmax = host(4L * headTokens);
+            resolveKernels();
+        } catch (RuntimeException | Error e) {
+            release();
+            throw e;
+        }
+    }
+
+    /** Refuses shapes the kernels do not handle (the session then stays on the CPU). */
+    static void checkShapes(ModelConfig c, Weights w, int first, int end, boolean withHead, GgmlType k, GgmlType v) {
+        DeviceTypes.cacheId(k);
+        DeviceTypes.cacheId(v);
+        if (c.headDim() % 8 != 0 || c.headDim() > 256 || c.valueDim() % 8 != 0 || c.valueDim() > 256) {
+            throw new GpuException("head sizes " + c.headDim() + "/" + c.valueDim() + " are not supported on the GPU"
+                    + " (multiples of 8 up to 256)");
+        }
+        if ((k == GgmlType.Q8_0 && c.headDim() % 32 != 0) || (v == GgmlType.Q8_0 && c.valueDim() % 32 != 0)) {
+            throw new GpuException("a Q8_0 KV cache needs head sizes that are multiples of 32");
+        }
+        if (c.embedding() % 32 != 0 || c.feedForward() % 32 != 0 || (c.heads() * c.valueDim()) % 32 != 0) {
+            throw new GpuException("GPU kernels need model dimensions that are multiples of 32");
+        }
+        for (int l = first; l < end; l++) {
+            LayerWeights lw = w.layers()[l];
+            for (QuantMatrix m : new QuantMatrix[] {lw.wq(), lw.wk(), lw.wv(), lw.wo(), lw.gate(), lw.up(), lw.down()}) {
+                checkType(m, "blk." + l);
+            }
+        }
+        if (withHead) {
+            checkType(w.output(), "output");
+        }
+    }
+
+    private static void checkType(QuantMatrix m, String where) {
+        GgmlType t = m.format().type();
+        if (!DeviceTypes.weight(t)) {
+            throw new GpuException(where + ": weight type " + t + " has no GPU kernel");
+        }
+    }
+
+    private static long align(long n) {
+        return (n + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
+    }
+
+    private long alloc(long bytes) {
+        long p = gpu.alloc(bytes);
+        allocations.add(p);
+        deviceBytes += bytes;
+        return p;
+    }
+
+    private MemorySegment host(long bytes) {
+        MemorySegment s = gpu.allocHost(bytes);
+        hostBuffers.add(s);
+        return s;
+    }
+
+    private static long matBytes(QuantMatrix m) {
+        return m.rowBytes() * m.rows();
+    }
+
+    private static MemorySegment vecData(Vec v) {
+        return v.data().asSlice(0, 4L * v.size());
+    }
+
+    private Mat uploadMat(QuantMatrix m, long at) {
+        gpu.upload(at, m.data().asSlice(0, matBytes(m)));
+        return new Mat(at, m.format().type(), m.rows(), m.cols());
+    }
+
+    private static boolean isFloat(Mat m) {
+        return DeviceTypes.isFloat(m.type());
+    }
+
+    private static boolean anyFloat(Proj p) {
+        for (Mat m : p.parts()) {
+            if (isFloat(m)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Lays out and uploads one layer: [norms | biases | q,k,v | wo | gate,up | down], each 256-aligned. */
+    private Layer upload(LayerWeights lw, int index) {
+        Layer L = new Layer();
+        QuantMatrix[] qkvM = {lw.wq(), lw.wk(), lw.wv()};
+        QuantMatrix[] guM = {lw.gate(), lw.up()};
+        boolean biases = lw.bq() != null || lw.bk() != null || lw.bv() != null;
+        long size = 2 * align(4L * c.embedding()) + (biases ? align(4L * qkvDim) : 0)
+                + (lw.qNorm() != null ? align(4L * c.headDim()) : 0) + (lw.kNorm() != null ? align(4L * c.headDim()) : 0);
+        for (QuantMatrix m : qkvM) {
+            size += align(matBytes(m));
+        }
+        for (QuantMatrix m : guM) {
+            size += align(matBytes(m));
+        }
+        size += align(matBytes(lw.wo())) + align(matBytes(lw.down()));
+        long base = alloc(size);
+        long o = base;
+        L.attnNorm = o;
+        gpu.upload(o, vecData(lw.attnNorm()));
+        o += align(4L * c.embedding());
+        L.ffnNorm = o;
+        gpu.upload(o, vecData(lw.ffnNorm()));
+        o += align(4L * c.embedding());
+        long bias = 0;
+        if (biases) {
+            bias = o;
+            MemorySegment all = MemorySegment.ofArray(new float[qkvDim]);  // zeros where a bias is missing
+            copyVec(lw.bq(), all, 0);
+            copyVec(lw.bk(), all, c.queryDim());
+            copyVec(lw.bv(), all, c.queryDim() + c.kvDim());
+            MemorySegment off = java.lang.foreign.Arena.ofAuto().allocate(4L * qkvDim, 16);
+            off.copyFrom(all);
+            gpu.upload(o, off);
+            o += align(4L * qkvDim);
+        }
+        if (lw.qNorm() != null) {
+            L.qNorm = o;
+            gpu.upload(o, vecData(lw.qNorm()));
+            o += align(4L * c.headDim());
+        }
+        if (lw.kNorm() != null) {
+            L.kNorm = o;
+            gpu.upload(o, vecData(lw.kNorm()));
+            o += align(4L * c.headDim());
+        }
+        long[] at = {o};
+        L.qkv = uploadGroup(qkvM, new int[] {0, c.queryDim(), c.queryDim() + c.kvDim()}, bias, at);
+        L.wo = uploadMat(lw.wo(), at[0]);
+        at[0] += align(matBytes(lw.wo()));
+        L.gateUp = uploadGroup(guM, new int[] {0, c.feedForward()}, 0, at);
+        L.down = uploadMat(lw.down(), at[0]);
+        at[0] += align(matBytes(lw.down()));
+        long kRow = keyType.bytesFor(c.headDim());
+        long vRow = valueType.bytesFor(c.valueDim());
+        long kBytes = (long) context * c.kvHeads() * kRow;
+        long vBytes = (long) context * c.kvHeads() * vRow;
+        long kv = alloc(align(kBytes) + align(vBytes));
+        L.keys = kv;
+        L.values = kv + align(kBytes);
+        return L;
+    }
+
+    private static void copyVec(Vec v, MemorySegment dst, int at) {
+        if (v != null) {
+            MemorySegment.copy(v.data(), 0, dst, 4L * at, 4L * v.size());
+        }
+    }
+
+    /**
+     * Uploads matrices that write one output row side by side: as a single matrix when they share a
+     * type (consecutive rows, so one kernel computes them all), else one by one.
+     */
+    private Proj uploadGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at) {
+        boolean same = true;
+        for (QuantMatrix m : ms) {
+            same &= m.format().type() == ms[0].format().type() && m.cols() == ms[0].cols();
+        }
+        if (same) {
+            long start = at[0];
+            long o = start;
+            int rows = 0;
+            for (QuantMatrix m : ms) {
+                gpu.upload(o, m.data().asSlice(0, matBytes(m)));
+                o += matBytes(m);
+                rows += m.rows();
+            }
+            at[0] = start + align(o - start);
+            return new Proj(new Mat[] {new Mat(start, ms[0].format().type(), rows, ms[0].cols())}, new int[] {0}, bias);
+        }
+        Mat[] parts = new Mat[ms.length];
+        for (int i = 0; i < ms.length; i++) {
+            parts[i] = uploadMat(ms[i], at[0]);
+            at[0] += align(matBytes(ms[i]));
+        }
+        return new Proj(parts, rowOffsets, bias);
+    }
+
+    private void uploadRope() {
+        int half = c.rope().dims() / 2;
+        RopeTable table = new RopeTable(c.rope());
+        float[] cos = new float[context * half];
+        float[] sin = new float[context * half];
+        for (int p = 0; p < context; p++) {
+            table.angles(p, cos, sin, p * half);
+        }
+        MemorySegment buf = java.lang.foreign.Arena.ofAuto().allocate(4L * cos.length, 16);
+        MemorySegment.copy(cos, 0, buf, ValueLayout.JAVA_FLOAT, 0, cos.length);
+        gpu.upload(ropeCos, buf);
+        MemorySegment.copy(sin, 0, buf, ValueLayout.JAVA_FLOAT, 0, sin.length);
+        gpu.upload(ropeSin, buf);
+    }
+
+    /** Looks up every kernel a forward pass can use, so a missing one fails at load, not mid-generation. */
+    private void resolveKernels() {
+        for (String k : new String[] {"rmsnorm", "swiglu", "qkv_post", "attention", "attention_combine", "argmax"}) {
+            gpu.kernel(k);
+        }
+        for (Layer L : layers) {
+            for (Mat m : L.qkv.parts()) {
+                resolve(m);
+            }
+            for (Mat m : L.gateUp.parts()) {
+                resolve(m);
+            }
+            resolve(L.wo);
+            resolve(L.down);
+        }
+        if (head != null) {
+            resolve(head);
+        }
+    }
+
+    private void resolve(Mat m) {
+        gpu.kernel(DeviceTypes.matvec(m.type(), 1));
+        gpu.kernel(DeviceTypes.matvec(m.type(), 2));
+        if (maxTokens > DeviceTypes.MATVEC_TOKENS) {
+            gpu.kernel(DeviceTypes.matmul(m.type(), 16));
+            gpu.kernel(DeviceTypes.matmul(m.type(), 128));
+        }
+    }
+
+    @Override
+    public int firstLayer() {
+        return first;
+    }
+
+    @Override
+    public int endLayer() {
+        return end;
+    }
+
+    @Override
+    public boolean hasHead() {
+        return withHead;
+    }
+
+    /** Device bytes this runner holds. */
+    long deviceBytes() {
+        return deviceBytes;
+    }
+
+    @Override
+    public void forward(float[] hidden, int tokens, int pos0) {
+        if (tokens < 1 || tokens > maxTokens) {
+            throw new IllegalArgumentException("tokens " + tokens + " outside 1.." + maxTokens);
+        }
+        if (pos0 + tokens > context) {
+            throw new IllegalArgumentException("positions up to " + (pos0 + tokens) + " exceed the context " + context);
+        }
+        gpu.makeCurrent();
+        stream.synchronize();  // the previous step no longer reads the page-locked buffers
+        int dim = c.embedding();
+        MemorySegment.copy(hidden, 0, hostX, ValueLayout.JAVA_FLOAT, 0, tokens * dim);
+        hostPos.set(ValueLayout.JAVA_INT, 0, pos0);
+        lastTokens = tokens;
+        if (tokens == 1 && useGraphs) {
+            if (decodeGraph == null) {
+                stream.beginCapture();
+                enqueueForward(1);
+                decodeGraph = stream.endCapture();
+            }
+            decodeGraph.launch();
+        } else {
+            enqueueForward(tokens);
+        }
+        if (!withHead) {
+            stream.download(hostX, x, 4L * tokens * dim);
+            stream.synchronize();
+            MemorySegment.copy(hostX, ValueLayout.JAVA_FLOAT, 0, hidden, 0, tokens * dim);
+        }
+    }
+
+    @Override
+    public void logits(int firstToken, int count, float[] out, int offset) {
+        checkHead(firstToken, count);
+        gpu.makeCurrent();
+        if (count == 1 && firstToken == 0 && useGraphs) {
+            if (headGraph == null) {
+                stream.beginCapture();
+                enqueueHead(0, 1, false);
+                headGraph = stream.endCapture();
+            }
+            headGraph.launch();
+        } else {
+            enqueueHead(firstToken, count, false);
+        }
+        stream.synchronize();
+        MemorySegment.copy(hostLogits, ValueLayout.JAVA_FLOAT, 0, out, offset, count * c.vocab());
+    }
+
+    /**
+     * Greedy sampling on the device: the index of the largest logit of each of tokens
+     * {@code first .. first+count-1} of the last forward call; only token ids cross back.
+     */
+    int[] argmax(int firstToken, int count) {
+        checkHead(firstToken, count);
+        gpu.makeCurrent();
+        enqueueHead(firstToken, count, true);
+        stream.synchronize();
+        int[] r = new int[count];
+        MemorySegment.copy(hostArgmax, ValueLayout.JAVA_INT, 0, r, 0, count);
+        return r;
+    }
+
+    private void checkHead(int firstToken, int count) {
+        if (!withHead) {
+            throw new UnsupportedOperationException("this runner has no output head");
+        }
+        if (count < 1 || count > DeviceTypes.MATVEC_TOKENS || firstToken < 0 || firstToken + count > lastTokens) {
+            throw new IllegalArgumentException("logits of tokens " + firstToken + ".." + (firstToken + count - 1)
+                    + " of the last " + lastTokens + " (at most " + DeviceTypes.MATVEC_TOKENS + " at a time)");
+        }
+    }
+
+    // ---- enqueueing ---------------------------------------------------------------------------
+
+    private Gpu.Kernel k(String name) {
+        return gpu.kernel(name);
+    }
+
+    /** Input forms of the next product, chosen by token count. */
+    private boolean small(int tokens) {
+        return tokens <= DeviceTypes.MATVEC_TOKENS;
+    }
+
+    private void enqueueForward(int tokens) {
+        stream.upload(x, hostX, 4L * tokens * c.embedding());
+        stream.upload(posDev, hostPos, 4);
+        for (Layer L : layers) {
+            enqueueLayer(L, tokens);
+        }
+    }
+
+    private void enqueueLayer(Layer L, int t) {
+        int dim = c.embedding();
+        boolean small = small(t);
+        long of = small && anyFloatWeights ? nf : 0;
+        long oq = small ? nq : 0;
+        long oh = small ? 0 : nh;
+        stream.launch(k("rmsnorm"), t, 1, 1, 256, x, dim, dim, L.attnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
+                oq == 0 ? 0L : ns, oh);
+        product(L.qkv, t, nf, qkv, qkvDim, false);
+        int heads = c.heads();
+        int kvh = c.kvHeads();
+        stream.launch(k("qkv_post"), heads + 2 * kvh, t, 1, 128, qkv, qkvDim, heads, kvh, c.headDim(), c.valueDim(),
+                L.qNorm, L.kNorm, c.rmsEps(), ropeCos, ropeSin, c.rope().dims(),
+                c.arch().ropeLayout() == RopeLayout.NEOX ? 1 : 0, posDev, L.keys, L.values,
+                DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType));
+        int splits = t == 1 ? splitsDecode : 1;
+        stream.launch(k("attention"), heads, t, splits, 128, qkv, qkvDim, L.keys, L.values,
+                DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
+                posDev, (float) (1.0 / Math.sqrt(c.headDim())), splits, part);
+        stream.launch(k("attention_combine"), t, 1, 1, 256, part, heads, c.valueDim(), splits, att, oq,
+                oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
+        product(new Proj(new Mat[] {L.wo}, new int[] {0}, 0), t, att, x, dim, true);
+        stream.launch(k("rmsnorm"), t, 1, 1, 256, x, dim, dim, L.ffnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
+                oq == 0 ? 0L : ns, oh);
+        int ff = c.feedForward();
+        product(L.gateUp, t, nf, gu, 2 * ff, false);
+        stream.launch(k("swiglu"), (ff + 255) / 256, t, 1, 256, gu, gu + 4L * ff, 2 * ff, ff, of, oq,
+                oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
+        product(new Proj(new Mat[] {L.down}, new int[] {0}, 0), t, nf, x, dim, true);
+    }
+
+    /**
+     * out[t*ys + row] (+)= the product's row for each token; f32 input {@code xf} (float weights with
+     * few tokens), else the int8 (few tokens) or f16 forms in the shared scratch.
+     */
+    private void product(Proj p, int t, long xf, long y, int ys, boolean acc) {
+        for (int i = 0; i < p.parts().length; i++) {
+            Mat m = p.parts()[i];
+            int off = p.rowOffset()[i];
+            long out = y + 4L * off;
+            long bias = p.bias() == 0 ? 0L : p.bias() + 4L * off;
+            int a = acc ? 1 : 0;
+            if (small(t)) {
+                int grid = (m.rows() + 3) / 4;
+                if (isFloat(m)) {
+                    stream.launch(k(DeviceTypes.matvec(m.type(), t)), grid, 1, 1, 128, m.ptr(), m.rows(), m.cols(), xf,
+                            out, ys, bias, a, t);
+                } else {
+                    stream.launch(k(DeviceTypes.matvec(m.type(), t)), grid, 1, 1, 128, m.ptr(), m.rows(), m.cols(), nq,
+                            nd, ns, out, ys, bias, a, t);
+                }
+            } else {
+                int bn = DeviceTypes.matmulTile(t);
+                stream.launch(k(DeviceTypes.matmul(m.type(), t)), (m.rows() + 127) / 128, (t + bn - 1) / bn, 1, 256,
+                        m.ptr(), m.rows(), m.cols(), nh, t, out, ys, bias, a);
+            }
+        }
+    }
+
+    private void enqueueHead(int firstToken, int count, boolean argmax) {
+        int dim = c.embedding();
+        long of = isFloat(head) ? nf : 0;
+        stream.launch(k("rmsnorm"), count, 1, 1, 256, x + 4L * firstToken * dim, dim, dim, outNorm, c.rmsEps(), of, nq,
+                nd, ns, 0L);
+        product(new Proj(new Mat[] {head}, new int[] {0}, 0), count, nf, logitsDev, c.vocab(), false);
+        if (argmax) {
+            stream.launch(k("argmax"), count, 1, 1, 1024, logitsDev, c.vocab(), argmaxDev);
+            stream.download(hostArgmax, argmaxDev, 4L * count);
+        } else {
+            stream.download(hostLogits, logitsDev, 4L * count * c.vocab());
+        }
+    }
+
+    @Override
+    public void truncate(int length) {
+        // attention reads positions [0, pos] only: later rows are overwritten when reached again
+    }
+
+    private void release() {
+        gpu.makeCurrent();
+        if (decodeGraph != null) {
+            decodeGraph.close();
+        }
+        if (headGraph != null) {
+            headGraph.close();
+        }
+        for (long a : allocations) {
+            gpu.free(a);
+        }
+        allocations.clear();
+        for (MemorySegment s : hostBuffers) {
+            gpu.freeHost(s);
+        }
+        hostBuffers.clear();
+        if (stream != null) {
+            stream.close();
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            try {
+                stream.synchronize();
+            } finally {
+                release();
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+package dev.panamax.gpu;
+
+import dev.panamax.gguf.GgmlType;
+import java.util.Locale;
+import java.util.Set;
+
+/** Which weight and cache types the kernels compute with, and their kernel-name suffixes. */
+final class DeviceTypes {
+    private DeviceTypes() {}
+
+    static final Set<GgmlType> FLOAT = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16);
+    static final Set<GgmlType> QUANT = Set.of(GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
+            GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.IQ4_NL,
+            GgmlType.IQ4_XS);
+    static final Set<GgmlType> CACHE = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.Q8_0);
+
+    static boolean weight(GgmlType t) {
+        return FLOAT.contains(t) || QUANT.contains(t);
+    }
+
+    static boolean isFloat(GgmlType t) {
+        return FLOAT.contains(t);
+    }
+
+    /** "q4_k", "iq4_xs", "f16"... */
+    static String suffix(GgmlType t) {
+        return t.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The storage id the attention kernels take for a cache type. */
+    static int cacheId(GgmlType t) {
+        return switch (t) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q8_0 -> 8;
+            default -> throw new GpuException("KV cache type " + t + " is not supported on the GPU (f32, f16, q8_0)");
+        };
+    }
+
+    /** Tokens up to which the matrix-vector kernels run (more go to the tensor-core matrix kernels). */
+    static final int MATVEC_TOKENS = 8;
+
+    static String matvec(GgmlType t, int tokens) {
+        return "matvec_" + suffix(t) + (tokens == 1 ? "_1" : "_8");
+    }
+
+    static int matmulTile(int tokens) {
+        return tokens <= 64 ? 64 : 128;
+    }
+
+    static String matmul(GgmlType t, int tokens) {
+        return "matmul_" + suffix(t) + "_" + matmulTile(tokens);
+    }
+}

@@ -1,0 +1,48 @@
+package dev.panamax.gpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.panamax.engine.Model;
+import dev.panamax.engine.SessionOptions;
+import dev.panamax.engine.backend.BackendOptions;
+import dev.panamax.gguf.GgmlType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The whole-model checks of the device script on the CUDA emulator: the reference fixtures with all
+ * layers on the device, with a partial split (-ngl, --vram-limit), and with each KV cache type,
+ * against the CPU.
+ */
+class EmulatedOffloadTest {
+    static EmuGpu gpu;
+    static final Path FIXTURES = Path.of("../engine/src/test/resources/fixtures");
+
+    @BeforeAll
+    static void emulator() {
+        gpu = EmuGpu.open(1L << 30);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2-f32", "qwen3-f16", "llama-f16", "qwen2-quant-q4_k", "qwen2-quant-q8_0",
+        "qwen2-quant-q6_k", "qwen2-quant-iq4_xs", "qwen2-quant-q5_1", "qwen2-quant-bf16"})
+    void deviceSessionsMatchTheCpu(String name) {
+        assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
+        Path file = FIXTURES.resolve(name + ".gguf");
+        assumeTrue(Files.exists(file), "fixture " + file + " missing");
+        Report r = new Report(System.out, null);
+        OffloadCheck check = new OffloadCheck(r, new CudaBackend(gpu, true));
+        for (GgmlType kv : OffloadChecks.cacheTypes(file)) {
+            SessionOptions o = OffloadCheck.options(64, kv);
+            check.compare(file, name + " kv " + kv, o, OffloadChecks.variants(file, o), OffloadChecks.toleranceExact(file),
+                    OffloadChecks.toleranceCpu(file));
+        }
+        assertEquals(List.of(), r.failures());
+        assertEquals(0, gpu.liveAllocations(), "device memory leaked");
+    }
+}
