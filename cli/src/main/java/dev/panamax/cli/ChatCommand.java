@@ -32,6 +32,9 @@ final class ChatCommand implements Callable<Integer> {
     ModelOptions modelOptions;
 
     @Mixin
+    GpuOptions gpu;
+
+    @Mixin
     SamplingOptions sampling;
 
     @Mixin
@@ -49,7 +52,7 @@ final class ChatCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         boolean terminal = System.console() != null;
-        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions());
+        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions().withBackend(gpu.backendOptions()));
                 DraftOptions.Draft draft = draftOptions.enabled() ? draftOptions.open(model, session.options()) : null) {
             Tokenizer tok = model.tokenizer();
             ChatTemplate template = generation.template(model).orElseThrow(() -> new PanamaxException(model.file().name()
@@ -61,6 +64,7 @@ final class ChatCommand implements Callable<Integer> {
             String system = generation.system;
             AtomicBoolean cancel = new AtomicBoolean();
             Interrupts interrupts = Interrupts.install(cancel);
+            GpuOptions.report(session, err);
             err.println("panamax chat: " + model.displayName() + " (" + template.id() + " template, context "
                     + session.context() + "). /help for commands.");
             err.flush();

@@ -81,6 +81,10 @@ final class DraftOptions {
             SessionOptions o = new SessionOptions(targetOptions.context(), targetOptions.batch(),
                     ModelOptions.cacheType("-ctkd", draftCacheK), ModelOptions.cacheType("-ctvd", draftCacheV),
                     draftThreads != null ? draftThreads : targetOptions.threads());
+            // the draft takes what is left of the same GPU (as many of its layers as fit)
+            dev.panamax.engine.backend.BackendOptions b = targetOptions.backend();
+            o = o.withBackend(new dev.panamax.engine.backend.BackendOptions(b.disabled(), b.layers() == 0 ? 0 : -1,
+                    b.mainDevice(), b.reserveBytes(), b.limitBytes()));
             Session s = m.newSession(o);
             VocabBridge bridge = new VocabBridge(target.tokenizer(), m.tokenizer(), pairs);
             return new Draft(m, s, new DraftModel(s, m.tokenizer(), bridge, draftMax, draftMin, draftPMin));

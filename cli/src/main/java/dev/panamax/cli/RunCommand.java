@@ -33,6 +33,9 @@ final class RunCommand implements Callable<Integer> {
     ModelOptions modelOptions;
 
     @Mixin
+    GpuOptions gpu;
+
+    @Mixin
     SamplingOptions sampling;
 
     @Mixin
@@ -67,8 +70,9 @@ final class RunCommand implements Callable<Integer> {
         String text = promptText();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions());
+        try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions().withBackend(gpu.backendOptions()));
                 DraftOptions.Draft draft = draftOptions.enabled() ? draftOptions.open(model, session.options()) : null) {
+            GpuOptions.report(session, err);
             Tokenizer tok = model.tokenizer();
             Optional<ChatTemplate> template = raw ? Optional.empty() : generation.template(model);
             boolean think = generation.thinkEnabled();

@@ -30,14 +30,16 @@ class EmulatedOffloadTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"qwen2-f32", "qwen3-f16", "llama-f16", "qwen2-quant-q4_k", "qwen2-quant-q8_0",
-        "qwen2-quant-q6_k", "qwen2-quant-iq4_xs", "qwen2-quant-q5_1", "qwen2-quant-bf16"})
+        "qwen2-quant-q6_k", "qwen2-quant-iq4_xs", "qwen2-quant-q3_k", "qwen2-quant-bf16"})
     void deviceSessionsMatchTheCpu(String name) {
         assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
         Path file = FIXTURES.resolve(name + ".gguf");
         assumeTrue(Files.exists(file), "fixture " + file + " missing");
         Report r = new Report(System.out, null);
         OffloadCheck check = new OffloadCheck(r, new CudaBackend(gpu, true));
-        for (GgmlType kv : OffloadChecks.cacheTypes(file)) {
+        // every cache type on two models, F16 elsewhere (the device script runs them all)
+        boolean allCaches = name.equals("qwen3-f16") || name.equals("qwen2-quant-q4_k");
+        for (GgmlType kv : allCaches ? OffloadChecks.cacheTypes(file) : List.of(GgmlType.F16)) {
             SessionOptions o = OffloadCheck.options(64, kv);
             check.compare(file, name + " kv " + kv, o, OffloadChecks.variants(file, o), OffloadChecks.toleranceExact(file),
                     OffloadChecks.toleranceCpu(file));

@@ -1,0 +1,71 @@
+package dev.panamax.gpu;
+
+import dev.panamax.engine.Model;
+import dev.panamax.engine.Session;
+import dev.panamax.engine.SessionOptions;
+import dev.panamax.engine.backend.Backend;
+import dev.panamax.engine.backend.BackendOptions;
+import dev.panamax.gguf.GgmlType;
+import dev.panamax.kernels.Ops;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * llama-bench's two numbers through a real session: pp512 (one 512-token prompt, logits of the
+ * last token) and tg128 (128 single-token steps from an empty cache, greedy on the host from the
+ * logits that come back), each the best of {@code reps} runs after a warm-up.
+ */
+final class Bench {
+    record Result(String model, String config, int layersOnDevice, int layers, double pp, double tg, String summary) {}
+
+    static Result run(Path file, String config, GgmlType kv, BackendOptions o, Backend backend, int threads, int reps,
+            int promptTokens, int genTokens) {
+        try (Model m = Model.open(file)) {
+            SessionOptions so = new SessionOptions(4096, 512, kv, kv, threads).withBackend(o);
+            try (Session s = m.newSession(so, backend)) {
+                int vocab = m.config().vocab();
+                SplittableRandom r = new SplittableRandom(7);
+                int[] prompt = new int[promptTokens];
+                for (int i = 0; i < prompt.length; i++) {
+                    prompt[i] = 256 + r.nextInt(Math.max(1, Math.min(vocab - 256, 100000)));
+                }
+                int[] tok = {0};
+                Session.LogitsConsumer greedy = (i, l, off) -> tok[0] = Ops.argmax(l, off, vocab);
+                // warm-up: both paths (matrix and graph) once
+                s.forward(prompt, 0, Math.min(64, promptTokens), Math.min(64, promptTokens) - 1, greedy);
+                for (int i = 0; i < 4; i++) {
+                    s.forward(new int[] {tok[0]}, 0, 1, 0, greedy);
+                }
+                double pp = 0;
+                double tg = 0;
+                for (int rep = 0; rep < reps; rep++) {
+                    s.truncate(0);
+                    long t0 = System.nanoTime();
+                    s.forward(prompt, 0, prompt.length, prompt.length - 1, greedy);
+                    pp = Math.max(pp, prompt.length / ((System.nanoTime() - t0) / 1e9));
+                    s.truncate(0);
+                    int[] one = {prompt[0]};
+                    t0 = System.nanoTime();
+                    for (int i = 0; i < genTokens; i++) {
+                        s.forward(one, 0, 1, 0, greedy);
+                        one[0] = tok[0];
+                    }
+                    tg = Math.max(tg, genTokens / ((System.nanoTime() - t0) / 1e9));
+                }
+                return new Result(m.displayName(), config, s.layersOnDevice(), m.config().layers(), pp, tg,
+                        s.backendSummary());
+            }
+        }
+    }
+
+    static String header() {
+        return String.format(Locale.ROOT, "%-44s %-34s %9s %10s %10s", "model", "config", "layers", "pp512 t/s",
+                "tg128 t/s");
+    }
+
+    static String row(Result r) {
+        return String.format(Locale.ROOT, "%-44s %-34s %4d/%-4d %10.1f %10.1f", r.model(), r.config(), r.layersOnDevice(),
+                r.layers(), r.pp(), r.tg());
+    }
+}
