@@ -14,51 +14,71 @@
 
 DEV uint32_t pack_h2(float lo, float hi) { return (uint32_t) f2h(lo) | ((uint32_t) f2h(hi) << 16); }
 
-// 16 weights of row `row` starting at value e (e % 16 == 0), as 8 words of packed halves
-template <class T> DEV void tile16(const T*, const uint8_t* row, int e, uint32_t (&h)[8]) {
-    Unit u = T::unit(row + (long) (e / T::QK) * T::BB, (e % T::QK) / 16);
+// 16 weights of a row starting at value e (e % 16 == 0) in two steps: fetch (the loads, issued a
+// step ahead) and decode (to 8 words of packed halves).
+template <class T> struct Tile {
+    typedef Raw R;
+    DEV R fetch(const uint8_t* row, int e) { return T::fetch(row + (long) (e / T::QK) * T::BB, (e % T::QK) / 16); }
+    DEV void decode(const R& r, int e, uint32_t (&h)[8]) {
+        Unit u = T::decode(r, (e % T::QK) / 16);
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-        float v[4];
+        for (int i = 0; i < 4; i++) {
+            float v[4];
 #pragma unroll
-        for (int k = 0; k < 4; k++) {
-            v[k] = u.a * (float) (int8_t) (u.q[i] >> (8 * k)) + u.m;
+            for (int k = 0; k < 4; k++) {
+                v[k] = u.a * (float) (int8_t) (u.q[i] >> (8 * k)) + u.m;
+            }
+            h[2 * i] = pack_h2(v[0], v[1]);
+            h[2 * i + 1] = pack_h2(v[2], v[3]);
         }
-        h[2 * i] = pack_h2(v[0], v[1]);
-        h[2 * i + 1] = pack_h2(v[2], v[3]);
     }
-}
-DEV void tile16(const TF16*, const uint8_t* row, int e, uint32_t (&h)[8]) {
-    uint4 a = ((const uint4*) (row + 2 * e))[0];
-    uint4 b = ((const uint4*) (row + 2 * e))[1];
-    h[0] = a.x; h[1] = a.y; h[2] = a.z; h[3] = a.w; h[4] = b.x; h[5] = b.y; h[6] = b.z; h[7] = b.w;
-}
-DEV void tile16(const TBF16*, const uint8_t* row, int e, uint32_t (&h)[8]) {
-    float v[8];
-    float8((const TBF16*) nullptr, row, e, v);
+};
+template <> struct Tile<TF16> {
+    struct R { uint4 a, b; };
+    DEV R fetch(const uint8_t* row, int e) {
+        R r;
+        r.a = ((const uint4*) (row + 2 * e))[0];
+        r.b = ((const uint4*) (row + 2 * e))[1];
+        return r;
+    }
+    DEV void decode(const R& r, int, uint32_t (&h)[8]) {
+        h[0] = r.a.x; h[1] = r.a.y; h[2] = r.a.z; h[3] = r.a.w; h[4] = r.b.x; h[5] = r.b.y; h[6] = r.b.z; h[7] = r.b.w;
+    }
+};
+template <> struct Tile<TBF16> {
+    struct R { uint4 a, b; };
+    DEV R fetch(const uint8_t* row, int e) {
+        R r;
+        r.a = ((const uint4*) (row + 2 * e))[0];
+        r.b = ((const uint4*) (row + 2 * e))[1];
+        return r;
+    }
+    DEV void decode(const R& r, int, uint32_t (&h)[8]) {
+        uint32_t w[8] = {r.a.x, r.a.y, r.a.z, r.a.w, r.b.x, r.b.y, r.b.z, r.b.w};
 #pragma unroll
-    for (int i = 0; i < 4; i++) h[i] = pack_h2(v[2 * i], v[2 * i + 1]);
-    float8((const TBF16*) nullptr, row, e + 8, v);
-#pragma unroll
-    for (int i = 0; i < 4; i++) h[4 + i] = pack_h2(v[2 * i], v[2 * i + 1]);
-}
-DEV void tile16(const TF32*, const uint8_t* row, int e, uint32_t (&h)[8]) {
-    float v[8];
-    float8((const TF32*) nullptr, row, e, v);
-#pragma unroll
-    for (int i = 0; i < 4; i++) h[i] = pack_h2(v[2 * i], v[2 * i + 1]);
-    float8((const TF32*) nullptr, row, e + 8, v);
-#pragma unroll
-    for (int i = 0; i < 4; i++) h[4 + i] = pack_h2(v[2 * i], v[2 * i + 1]);
-}
+        for (int i = 0; i < 8; i++) h[i] = pack_h2(__uint_as_float(w[i] << 16), __uint_as_float(w[i] & 0xFFFF0000u));
+    }
+};
+template <> struct Tile<TF32> {
+    struct R { float4 a, b, c, d; };
+    DEV R fetch(const uint8_t* row, int e) {
+        const float4* p = (const float4*) (row + 4 * e);
+        return R{p[0], p[1], p[2], p[3]};
+    }
+    DEV void decode(const R& r, int, uint32_t (&h)[8]) {
+        h[0] = pack_h2(r.a.x, r.a.y); h[1] = pack_h2(r.a.z, r.a.w); h[2] = pack_h2(r.b.x, r.b.y); h[3] = pack_h2(r.b.z, r.b.w);
+        h[4] = pack_h2(r.c.x, r.c.y); h[5] = pack_h2(r.c.z, r.c.w); h[6] = pack_h2(r.d.x, r.d.y); h[7] = pack_h2(r.d.z, r.d.w);
+    }
+};
 
 template <class T> DEV long row_bytes(int K) { return (long) (K / T::QK) * T::BB; }
 
 template <class T, int BN>
 DEV void matmul_tc(const uint8_t* __restrict__ W, int rows, int K, const uint16_t* __restrict__ X, int tokens,
                    float* __restrict__ y, int ys, const float* __restrict__ bias, int acc) {
-    constexpr int WN = BN / 2;  // tokens per warp
-    constexpr int NI = WN / 8;  // n8 tiles per warp
+    constexpr int WN = BN / 2;          // tokens per warp
+    constexpr int NI = WN / 8;          // n8 tiles per warp
+    constexpr int XC = BN * 4 / 256;    // 16-byte chunks of X per thread per step
     __shared__ __align__(16) uint16_t sW[2][MM_BM * MM_LD];
     __shared__ __align__(16) uint16_t sX[2][BN * MM_LD];
     const int tid = threadIdx.x;
@@ -74,67 +94,70 @@ DEV void matmul_tc(const uint8_t* __restrict__ W, int rows, int K, const uint16_
 #pragma unroll
             for (int r = 0; r < 4; r++) c[mi][ni][r] = 0.f;
 
-    const int nk = K / MM_BK;
-    for (int kt = -1; kt < nk; kt++) {
-        // decode step kt+1 into buffer (kt+1)&1 while step kt (buffer kt&1) is multiplied
-        if (kt + 1 < nk) {
-            const int buf = (kt + 1) & 1, k0 = (kt + 1) * MM_BK;
-            const int r = tid / 2, half = tid % 2;
-            uint32_t h[8];
-            if (r0 + r < rows) {
-                tile16((const T*) nullptr, W + (long) (r0 + r) * rb, k0 + 16 * half, h);
-            } else {
+    // this thread decodes 16 weights of row r (half `half` of each 32-value step) and copies XC chunks of X
+    const int r = tid / 2, half = tid % 2;
+    const bool rowOk = r0 + r < rows;
+    const uint8_t* wrow = W + (long) min(r0 + r, rows - 1) * rb;  // clamped: loads stay in bounds
+    typename Tile<T>::R raw = Tile<T>::fetch(wrow, 16 * half);
+    uint4 xr[XC];
+    auto fetchX = [&](int k0) {
 #pragma unroll
-                for (int i = 0; i < 8; i++) h[i] = 0;
-            }
-            uint4* dst = (uint4*) &sW[buf][r * MM_LD + 16 * half];
-            dst[0] = uint4{h[0], h[1], h[2], h[3]};
-            dst[1] = uint4{h[4], h[5], h[6], h[7]};
-            for (int i = tid; i < BN * 4; i += 256) {
-                const int n = i / 4, ch = i % 4;
-                uint4 v = uint4{0, 0, 0, 0};
-                if (n0 + n < tokens) {
-                    v = *(const uint4*) (X + (long) (n0 + n) * K + k0 + 8 * ch);
-                }
-                *(uint4*) &sX[buf][n * MM_LD + 8 * ch] = v;
-            }
+        for (int j = 0; j < XC; j++) {
+            const int i = tid + 256 * j, n = i / 4, ch = i % 4;
+            xr[j] = n0 + n < tokens ? *(const uint4*) (X + (long) (n0 + n) * K + k0 + 8 * ch) : uint4{0, 0, 0, 0};
         }
-        if (kt >= 0) {
-            const int cur = kt & 1;
+    };
+    fetchX(0);
+    const int nk = K / MM_BK;
+    for (int kt = 0; kt < nk; kt++) {
+        const int buf = kt & 1;
+        uint32_t h[8];
+        Tile<T>::decode(raw, kt * MM_BK + 16 * half, h);
+        uint4* dst = (uint4*) &sW[buf][r * MM_LD + 16 * half];
+        dst[0] = rowOk ? uint4{h[0], h[1], h[2], h[3]} : uint4{0, 0, 0, 0};
+        dst[1] = rowOk ? uint4{h[4], h[5], h[6], h[7]} : uint4{0, 0, 0, 0};
 #pragma unroll
-            for (int kk = 0; kk < MM_BK; kk += 16) {
-                uint32_t a[2][4];
-#pragma unroll
-                for (int mi = 0; mi < 2; mi++) {
-                    ldmatrix_x4(a[mi], &sW[cur][(wm * 32 + mi * 16 + lane % 16) * MM_LD + kk + (lane / 16) * 8]);
-                }
-#pragma unroll
-                for (int nj = 0; nj < NI; nj += 2) {
-                    uint32_t b4[4];
-                    ldmatrix_x4(b4, &sX[cur][(wn * WN + nj * 8 + (lane / 16) * 8 + lane % 8) * MM_LD + kk
-                                             + ((lane / 8) % 2) * 8]);
-                    uint32_t b0[2] = {b4[0], b4[1]};
-                    uint32_t b1[2] = {b4[2], b4[3]};
-#pragma unroll
-                    for (int mi = 0; mi < 2; mi++) {
-                        mma_16816(c[mi][nj], a[mi], b0);
-                        mma_16816(c[mi][nj + 1], a[mi], b1);
-                    }
-                }
-            }
+        for (int j = 0; j < XC; j++) {
+            const int i = tid + 256 * j, n = i / 4, ch = i % 4;
+            *(uint4*) &sX[buf][n * MM_LD + 8 * ch] = xr[j];
         }
         __syncthreads();
+        if (kt + 1 < nk) {  // the next step's loads fly while this step multiplies
+            raw = Tile<T>::fetch(wrow, (kt + 1) * MM_BK + 16 * half);
+            fetchX((kt + 1) * MM_BK);
+        }
+#pragma unroll
+        for (int kk = 0; kk < MM_BK; kk += 16) {
+            uint32_t a[2][4];
+#pragma unroll
+            for (int mi = 0; mi < 2; mi++) {
+                ldmatrix_x4(a[mi], &sW[buf][(wm * 32 + mi * 16 + lane % 16) * MM_LD + kk + (lane / 16) * 8]);
+            }
+#pragma unroll
+            for (int nj = 0; nj < NI; nj += 2) {
+                uint32_t b4[4];
+                ldmatrix_x4(b4, &sX[buf][(wn * WN + nj * 8 + (lane / 16) * 8 + lane % 8) * MM_LD + kk
+                                         + ((lane / 8) % 2) * 8]);
+                uint32_t b0[2] = {b4[0], b4[1]};
+                uint32_t b1[2] = {b4[2], b4[3]};
+#pragma unroll
+                for (int mi = 0; mi < 2; mi++) {
+                    mma_16816(c[mi][nj], a[mi], b0);
+                    mma_16816(c[mi][nj + 1], a[mi], b1);
+                }
+            }
+        }
     }
 #pragma unroll
     for (int mi = 0; mi < 2; mi++) {
 #pragma unroll
         for (int ni = 0; ni < NI; ni++) {
 #pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const int row = r0 + wm * 32 + mi * 16 + lane / 4 + 8 * (r / 2);
-                const int n = n0 + wn * WN + ni * 8 + 2 * (lane % 4) + (r % 2);
+            for (int q = 0; q < 4; q++) {
+                const int row = r0 + wm * 32 + mi * 16 + lane / 4 + 8 * (q / 2);
+                const int n = n0 + wn * WN + ni * 8 + 2 * (lane % 4) + (q % 2);
                 if (row < rows && n < tokens) {
-                    store_out(y, ys, n, row, c[mi][ni][r], bias, acc);
+                    store_out(y, ys, n, row, c[mi][ni][q], bias, acc);
                 }
             }
         }

@@ -60,8 +60,8 @@ struct ActOut {
 };
 
 // y = rmsnorm(x) * w for each token (x rows xs apart), written in the requested forms.
-// grid: tokens; block: 256
-KERNEL_LB(rmsnorm, 256, (const float* x, int xs, int K, const float* w, float eps, float* of, int8_t* oq,
+// grid: tokens; block: up to 1024
+KERNEL_LB(rmsnorm, 1024, (const float* x, int xs, int K, const float* w, float eps, float* of, int8_t* oq,
                          float* od, float* os, uint16_t* oh)) {
     __shared__ float scratch[32];
     const int t = blockIdx.x;
@@ -303,8 +303,8 @@ KERNEL_LB(attention, 128, (const float* q, int qs, const uint8_t* kc, const uint
 
 // Merges the splits of every head of token t into the attention output row (heads*vd values)
 // and writes it as f32 (of, required) plus the requested forms.
-// grid: tokens; block: 256
-KERNEL_LB(attention_combine, 256, (const float* part, int heads, int vd, int splits, float* of, int8_t* oq,
+// grid: tokens; block: up to 1024
+KERNEL_LB(attention_combine, 1024, (const float* part, int heads, int vd, int splits, float* of, int8_t* oq,
                                    float* od, float* os, uint16_t* oh)) {
     const int t = blockIdx.x;
     const int K = heads * vd;

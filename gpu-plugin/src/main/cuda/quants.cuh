@@ -23,50 +23,87 @@ DEV uint32_t iq4_lookup(uint32_t idx /* four indices 0..15, one per byte */) {
     return __byte_perm(lo, hi, 0x3210u | ((sel & 0x8888u) >> 1));
 }
 
-struct TQ8_0 {
-    static const int QK = 32, BB = 34;
-    static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        ld16_a2(b + 2 + 16 * u, r.q);
-        r.a = ld_h(b);
-        r.m = 0.f;
-        return r;
-    }
+// Each type splits a unit into fetch (the loads: raw words of the block) and decode (register
+// math), so kernels can issue the loads of the next step before computing the current one.
+struct Raw {
+    uint32_t w[8];  // quant bytes (and high-bit planes)
+    uint32_t x[4];  // scales and other header words
 };
 
-struct TQ4_0 {
+#define UNIT_FROM_RAW \
+    DEV Unit unit(const uint8_t* b, int u) { return decode(fetch(b, u), u); }
+
+DEV uint32_t byte_at(uint32_t word, int i) { return (word >> (8 * i)) & 0xFFu; }
+DEV float lo_half(uint32_t w) { return h2f((uint16_t) (w & 0xFFFFu)); }
+DEV float hi_half(uint32_t w) { return h2f((uint16_t) (w >> 16)); }
+
+struct TQ8_0 {  // d, qs[32]
+    static const int QK = 32, BB = 34;
+    static const bool M = false;
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
+        uint32_t w[4];
+        ld16_a2(b + 2 + 16 * u, w);
+#pragma unroll
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = ld_u16(b);
+        return r;
+    }
+    DEV Unit decode(const Raw& r, int) {
+        Unit v;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = r.w[i];
+        v.a = lo_half(r.x[0]);
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
+};
+
+struct TQ4_0 {  // d, qs[16]: values 0..15 low nibbles, 16..31 high nibbles
     static const int QK = 32, BB = 18;
     static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
+    DEV Raw fetch(const uint8_t* b, int) {
+        Raw r;
         uint32_t w[4];
         ld16_a2(b + 2, w);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            r.q[i] = __vsub4((w[i] >> (4 * u)) & 0x0F0F0F0Fu, 0x08080808u);
-        }
-        r.a = ld_h(b);
-        r.m = 0.f;
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = ld_u16(b);
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = __vsub4((r.w[i] >> (4 * u)) & 0x0F0F0F0Fu, 0x08080808u);
+        v.a = lo_half(r.x[0]);
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
-struct TQ4_1 {
+struct TQ4_1 {  // d, m, qs[16]
     static const int QK = 32, BB = 20;
     static const bool M = true;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
+    DEV Raw fetch(const uint8_t* b, int) {
+        Raw r;
         uint32_t w[4];
         ld16_a4(b + 4, w);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            r.q[i] = (w[i] >> (4 * u)) & 0x0F0F0F0Fu;
-        }
-        r.a = ld_h(b);
-        r.m = ld_h(b + 2);
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = ld_u32(b);
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = (r.w[i] >> (4 * u)) & 0x0F0F0F0Fu;
+        v.a = lo_half(r.x[0]);
+        v.m = hi_half(r.x[0]);
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 // the fifth bits of 4 consecutive values j0..j0+3 from qh (bit j of qh for value j), as 0x10 per byte
@@ -76,59 +113,75 @@ DEV uint32_t q5_high(uint32_t qh, int j0) {
     return ((bits & 1u) << 4) | ((bits & 2u) << 11) | ((bits & 4u) << 18) | ((bits & 8u) << 25);
 }
 
-struct TQ5_0 {
+struct TQ5_0 {  // d, qh u32, qs[16]
     static const int QK = 32, BB = 22;
     static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
+    DEV Raw fetch(const uint8_t* b, int) {
+        Raw r;
         uint32_t w[4];
-        uint32_t qh = ld_u32_a2(b + 2);
         ld16_a2(b + 6, w);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            uint32_t lo = (w[i] >> (4 * u)) & 0x0F0F0F0Fu;
-            r.q[i] = __vsub4(lo | q5_high(qh, 16 * u + 4 * i), 0x10101010u);
-        }
-        r.a = ld_h(b);
-        r.m = 0.f;
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = ld_u16(b);
+        r.x[1] = ld_u32_a2(b + 2);
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+#pragma unroll
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            uint32_t lo = (r.w[i] >> (4 * u)) & 0x0F0F0F0Fu;
+            v.q[i] = __vsub4(lo | q5_high(r.x[1], 16 * u + 4 * i), 0x10101010u);
+        }
+        v.a = lo_half(r.x[0]);
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
-struct TQ5_1 {
+struct TQ5_1 {  // d, m, qh u32, qs[16]
     static const int QK = 32, BB = 24;
     static const bool M = true;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
+    DEV Raw fetch(const uint8_t* b, int) {
+        Raw r;
         uint32_t w[4];
-        uint32_t qh = ld_u32(b + 4);
         ld16_a8(b + 8, w);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            uint32_t lo = (w[i] >> (4 * u)) & 0x0F0F0F0Fu;
-            r.q[i] = lo | q5_high(qh, 16 * u + 4 * i);
-        }
-        r.a = ld_h(b);
-        r.m = ld_h(b + 2);
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = ld_u32(b);
+        r.x[1] = ld_u32(b + 4);
         return r;
     }
-};
-
-struct TIQ4_NL {
-    static const int QK = 32, BB = 18;
-    static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        uint32_t w[4];
-        ld16_a2(b + 2, w);
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+#pragma unroll
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            r.q[i] = iq4_lookup((w[i] >> (4 * u)) & 0x0F0F0F0Fu);
+            uint32_t lo = (r.w[i] >> (4 * u)) & 0x0F0F0F0Fu;
+            v.q[i] = lo | q5_high(r.x[1], 16 * u + 4 * i);
         }
-        r.a = ld_h(b);
-        r.m = 0.f;
-        return r;
+        v.a = lo_half(r.x[0]);
+        v.m = hi_half(r.x[0]);
+        return v;
     }
+    UNIT_FROM_RAW
+};
+
+struct TIQ4_NL {  // d, qs[16] (indices into the non-linear table)
+    static const int QK = 32, BB = 18;
+    static const bool M = false;
+    DEV Raw fetch(const uint8_t* b, int u) { return TQ4_0::fetch(b, u); }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = iq4_lookup((r.w[i] >> (4 * u)) & 0x0F0F0F0Fu);
+        v.a = lo_half(r.x[0]);
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 // K-quants: unit u covers values e in [16u, 16u+16) of the 256-value block.
@@ -136,140 +189,210 @@ struct TIQ4_NL {
 struct TQ2_K {  // scales[16] @0, qs[64] @16, d @80, dmin @82
     static const int QK = 256, BB = 84;
     static const bool M = true;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        int h = u / 8, j = (u % 8) / 2, l0 = 16 * (u % 2);
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
+        int h = u / 8, l0 = 16 * (u % 2);
         uint32_t w[4];
         ld16_a4(b + 16 + 32 * h + l0, w);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            r.q[i] = (w[i] >> (2 * j)) & 0x03030303u;
-        }
-        uint32_t sc = b[u];
-        r.a = ld_h(b + 80) * (float) (sc & 0xF);
-        r.m = -ld_h(b + 82) * (float) (sc >> 4);
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = b[u];
+        r.x[1] = ld_u32(b + 80);
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+        int j = (u % 8) / 2;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = (r.w[i] >> (2 * j)) & 0x03030303u;
+        v.a = lo_half(r.x[1]) * (float) (r.x[0] & 0xF);
+        v.m = -hi_half(r.x[1]) * (float) (r.x[0] >> 4);
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
     static const int QK = 256, BB = 110;
     static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        int h = u / 8, j = (u % 8) / 2, l0 = 16 * (u % 2);
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
+        int h = u / 8, l0 = 16 * (u % 2);
         uint32_t w[4], hm[4];
         ld16_a2(b + 32 + 32 * h + l0, w);
         ld16_a2(b + l0, hm);
-        int hbit = 4 * h + j;
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            uint32_t lo = (w[i] >> (2 * j)) & 0x03030303u;
-            uint32_t hi = ((hm[i] >> hbit) & 0x01010101u) << 2;
-            r.q[i] = __vsub4(lo | hi, 0x04040404u);
+            r.w[i] = w[i];
+            r.w[4 + i] = hm[i];
         }
         const uint8_t* s = b + 96;
-        int low = u < 8 ? (s[u] & 0xF) : (s[u - 8] >> 4);
-        int high = (s[8 + u % 4] >> (2 * (u / 4))) & 3;
-        r.a = ld_h(b + 108) * (float) ((low | (high << 4)) - 32);
-        r.m = 0.f;
+        r.x[0] = (u < 8 ? s[u] : s[u - 8]) | ((uint32_t) s[8 + u % 4] << 8);
+        r.x[1] = ld_u16(b + 108);
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+        int h = u / 8, j = (u % 8) / 2;
+        int hbit = 4 * h + j;
+#pragma unroll
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            uint32_t lo = (r.w[i] >> (2 * j)) & 0x03030303u;
+            uint32_t hi = ((r.w[4 + i] >> hbit) & 0x01010101u) << 2;
+            v.q[i] = __vsub4(lo | hi, 0x04040404u);
+        }
+        int low = u < 8 ? (r.x[0] & 0xF) : ((r.x[0] >> 4) & 0xF);
+        int high = (r.x[0] >> (8 + 2 * (u / 4))) & 3;
+        v.a = lo_half(r.x[1]) * (float) ((low | (high << 4)) - 32);
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
-// 6-bit scale and min of sub-block j (0..7) of Q4_K / Q5_K (12 packed bytes at s)
-DEV void scale_min_k4(const uint8_t* s, int j, int& sc, int& mn) {
+// 6-bit scale and min of sub-block j (0..7) of Q4_K / Q5_K from the header words x[1..3]
+// (scale bytes 0-3, 4-7, 8-11), without indexing registers at run time
+DEV void scale_min_k4(const Raw& r, int j, int& sc, int& mn) {
+    int jj = j & 3;
+    int b0 = (int) byte_at(r.x[1], jj), b1 = (int) byte_at(r.x[2], jj), b2 = (int) byte_at(r.x[3], jj);
     if (j < 4) {
-        sc = s[j] & 63;
-        mn = s[j + 4] & 63;
+        sc = b0 & 63;
+        mn = b1 & 63;
     } else {
-        sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-        mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        sc = (b2 & 0xF) | ((b0 >> 6) << 4);
+        mn = (b2 >> 4) | ((b1 >> 6) << 4);
     }
 }
 
 struct TQ4_K {  // d @0, dmin @2, scales[12] @4, qs[128] @16
     static const int QK = 256, BB = 144;
     static const bool M = true;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        int sb = u / 2, half = u % 2, c = sb / 2, nib = sb % 2;
-        uint32_t w[4];
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
+        int sb = u / 2, half = u % 2, c = sb / 2;
+        uint32_t w[4], x[4];
         ld16_a16(b + 16 + 32 * c + 16 * half, w);
+        ld16_a16(b, x);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            r.q[i] = (w[i] >> (4 * nib)) & 0x0F0F0F0Fu;
+            r.w[i] = w[i];
+            r.x[i] = x[i];
         }
-        int sc, mn;
-        scale_min_k4(b + 4, sb, sc, mn);
-        r.a = ld_h(b) * (float) sc;
-        r.m = -ld_h(b + 2) * (float) mn;
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+        int sb = u / 2, nib = sb % 2;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = (r.w[i] >> (4 * nib)) & 0x0F0F0F0Fu;
+        int sc, mn;
+        scale_min_k4(r, sb, sc, mn);
+        v.a = lo_half(r.x[0]) * (float) sc;
+        v.m = -hi_half(r.x[0]) * (float) mn;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 struct TQ5_K {  // d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48
     static const int QK = 256, BB = 176;
     static const bool M = true;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        int sb = u / 2, half = u % 2, c = sb / 2, nib = sb % 2;
-        uint32_t w[4], qh[4];
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
+        int sb = u / 2, half = u % 2, c = sb / 2;
+        uint32_t w[4], qh[4], x[4];
         ld16_a16(b + 48 + 32 * c + 16 * half, w);
         ld16_a16(b + 16 + 16 * half, qh);
+        ld16_a16(b, x);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            uint32_t lo = (w[i] >> (4 * nib)) & 0x0F0F0F0Fu;
-            uint32_t hi = ((qh[i] >> sb) & 0x01010101u) << 4;
-            r.q[i] = lo | hi;
+            r.w[i] = w[i];
+            r.w[4 + i] = qh[i];
+            r.x[i] = x[i];
         }
-        int sc, mn;
-        scale_min_k4(b + 4, sb, sc, mn);
-        r.a = ld_h(b) * (float) sc;
-        r.m = -ld_h(b + 2) * (float) mn;
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+        int sb = u / 2, nib = sb % 2;
+#pragma unroll
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            uint32_t lo = (r.w[i] >> (4 * nib)) & 0x0F0F0F0Fu;
+            uint32_t hi = ((r.w[4 + i] >> sb) & 0x01010101u) << 4;
+            v.q[i] = lo | hi;
+        }
+        int sc, mn;
+        scale_min_k4(r, sb, sc, mn);
+        v.a = lo_half(r.x[0]) * (float) sc;
+        v.m = -hi_half(r.x[0]) * (float) mn;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 struct TQ6_K {  // ql[128] @0, qh[64] @128, scales int8[16] @192, d @208
     static const int QK = 256, BB = 210;
     static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
         int h = u / 8, k = (u % 8) / 2, l0 = 16 * (u % 2);
         uint32_t w[4], qh[4];
         ld16_a2(b + 64 * h + 32 * (k % 2) + l0, w);
         ld16_a2(b + 128 + 32 * h + l0, qh);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
-            uint32_t lo = (w[i] >> (4 * (k / 2))) & 0x0F0F0F0Fu;
-            uint32_t hi = ((qh[i] >> (2 * k)) & 0x03030303u) << 4;
-            r.q[i] = __vsub4(lo | hi, 0x20202020u);
+            r.w[i] = w[i];
+            r.w[4 + i] = qh[i];
         }
-        r.a = ld_h(b + 208) * (float) (int8_t) b[192 + u];
-        r.m = 0.f;
+        r.x[0] = b[192 + u];
+        r.x[1] = ld_u16(b + 208);
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+        int k = (u % 8) / 2;
+#pragma unroll
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            uint32_t lo = (r.w[i] >> (4 * (k / 2))) & 0x0F0F0F0Fu;
+            uint32_t hi = ((r.w[4 + i] >> (2 * k)) & 0x03030303u) << 4;
+            v.q[i] = __vsub4(lo | hi, 0x20202020u);
+        }
+        v.a = lo_half(r.x[1]) * (float) (int8_t) r.x[0];
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 struct TIQ4_XS {  // d @0, scales_h u16 @2, scales_l[4] @4, qs[128] @8
     static const int QK = 256, BB = 136;
     static const bool M = false;
-    DEV Unit unit(const uint8_t* b, int u) {
-        Unit r;
-        int ib = u / 2, nib = u % 2;
+    DEV Raw fetch(const uint8_t* b, int u) {
+        Raw r;
+        int ib = u / 2;
         uint32_t w[4];
         ld16_a8(b + 8 + 16 * ib, w);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            r.q[i] = iq4_lookup((w[i] >> (4 * nib)) & 0x0F0F0F0Fu);
-        }
-        uint32_t sh = ld_u16(b + 2);
-        int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4);
-        r.a = ld_h(b) * (float) (ls - 32);
-        r.m = 0.f;
+        for (int i = 0; i < 4; i++) r.w[i] = w[i];
+        r.x[0] = ld_u32(b);
+        r.x[1] = b[4 + ib / 2];
         return r;
     }
+    DEV Unit decode(const Raw& r, int u) {
+        Unit v;
+        int ib = u / 2, nib = u % 2;
+#pragma unroll
+        for (int i = 0; i < 4; i++) v.q[i] = iq4_lookup((r.w[i] >> (4 * nib)) & 0x0F0F0F0Fu);
+        uint32_t sh = r.x[0] >> 16;
+        int ls = ((r.x[1] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4);
+        v.a = lo_half(r.x[0]) * (float) (ls - 32);
+        v.m = 0.f;
+        return v;
+    }
+    UNIT_FROM_RAW
 };
 
 // Float weights (no units; the float kernels read them directly). QK = values per "block" of 8.

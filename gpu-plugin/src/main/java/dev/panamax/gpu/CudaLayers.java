@@ -34,6 +34,8 @@ import java.util.List;
  */
 final class CudaLayers implements LayerRunner {
     private static final int SCRATCH_ALIGN = 256;
+    /** Threads of the row-wise kernels (rmsnorm, attention merge): one block per token. */
+    private static final int NORM_THREADS = 1024;
 
     private final Gpu gpu;
     private final Gpu.Stream stream;
@@ -533,7 +535,7 @@ final class CudaLayers implements LayerRunner {
         long of = small && anyFloatWeights ? nf : 0;
         long oq = small ? nq : 0;
         long oh = small ? 0 : nh;
-        stream.launch(k("rmsnorm"), t, 1, 1, 256, x, dim, dim, L.attnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
+        stream.launch(k("rmsnorm"), t, 1, 1, NORM_THREADS, x, dim, dim, L.attnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
                 oq == 0 ? 0L : ns, oh);
         product(L.qkv, t, nf, qkv, qkvDim, false);
         int heads = c.heads();
@@ -546,10 +548,10 @@ final class CudaLayers implements LayerRunner {
         stream.launch(k("attention"), heads, t, splits, 128, qkv, qkvDim, L.keys, L.values,
                 DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
                 posDev, (float) (1.0 / Math.sqrt(c.headDim())), splits, part);
-        stream.launch(k("attention_combine"), t, 1, 1, 256, part, heads, c.valueDim(), splits, att, oq,
+        stream.launch(k("attention_combine"), t, 1, 1, 1024, part, heads, c.valueDim(), splits, att, oq,
                 oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
         product(new Proj(new Mat[] {L.wo}, new int[] {0}, 0), t, att, x, dim, true);
-        stream.launch(k("rmsnorm"), t, 1, 1, 256, x, dim, dim, L.ffnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
+        stream.launch(k("rmsnorm"), t, 1, 1, NORM_THREADS, x, dim, dim, L.ffnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
                 oq == 0 ? 0L : ns, oh);
         int ff = c.feedForward();
         product(L.gateUp, t, nf, gu, 2 * ff, false);
@@ -589,7 +591,7 @@ final class CudaLayers implements LayerRunner {
     private void enqueueHead(int firstToken, int count, boolean argmax) {
         int dim = c.embedding();
         long of = isFloat(head) ? nf : 0;
-        stream.launch(k("rmsnorm"), count, 1, 1, 256, x + 4L * firstToken * dim, dim, dim, outNorm, c.rmsEps(), of, nq,
+        stream.launch(k("rmsnorm"), count, 1, 1, NORM_THREADS, x + 4L * firstToken * dim, dim, dim, outNorm, c.rmsEps(), of, nq,
                 nd, ns, 0L);
         product(new Proj(new Mat[] {head}, new int[] {0}, 0), count, nf, logitsDev, c.vocab(), false);
         if (argmax) {
