@@ -256,13 +256,10 @@ struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
 DEV void scale_min_k4(const Raw& r, int j, int& sc, int& mn) {
     int jj = j & 3;
     int b0 = (int) byte_at(r.x[1], jj), b1 = (int) byte_at(r.x[2], jj), b2 = (int) byte_at(r.x[3], jj);
-    if (j < 4) {
-        sc = b0 & 63;
-        mn = b1 & 63;
-    } else {
-        sc = (b2 & 0xF) | ((b0 >> 6) << 4);
-        mn = (b2 >> 4) | ((b1 >> 6) << 4);
-    }
+    // branch-free, so the two units of a piece share one decode
+    const bool lo = j < 4;
+    sc = lo ? (b0 & 63) : ((b2 & 0xF) | ((b0 >> 6) << 4));
+    mn = lo ? (b1 & 63) : ((b2 >> 4) | ((b1 >> 6) << 4));
 }
 
 struct TQ4_K {  // d @0, dmin @2, scales[12] @4, qs[128] @16

@@ -105,6 +105,11 @@ inline uint32_t __byte_perm(uint32_t x, uint32_t y, uint32_t s) {
     return r;
 }
 
+inline uint32_t __funnelshift_r(uint32_t lo, uint32_t hi, uint32_t shift) {
+    uint64_t v = ((uint64_t) hi << 32) | lo;
+    return (uint32_t) (v >> (shift & 31));
+}
+
 inline uint32_t __vsub4(uint32_t a, uint32_t b) {
     uint32_t r = 0;
     for (int i = 0; i < 4; i++) {

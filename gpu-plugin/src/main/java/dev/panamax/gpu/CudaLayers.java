@@ -47,7 +47,7 @@ final class CudaLayers implements LayerRunner {
     private final int maxTokens;
     private final GgmlType keyType;
     private final GgmlType valueType;
-    private final boolean useGraphs;
+    private boolean graphs;
     private final List<Long> allocations = new ArrayList<>();
     private long deviceBytes;
     private final List<MemorySegment> hostBuffers = new ArrayList<>();
@@ -118,7 +118,7 @@ final class CudaLayers implements LayerRunner {
         this.maxTokens = maxTokens;
         this.keyType = keyType;
         this.valueType = valueType;
-        this.useGraphs = useGraphs;
+        this.graphs = useGraphs;
         checkShapes(c, w, first, end, withHead, keyType, valueType);
         gpu.makeCurrent();
         this.stream = gpu.stream();
@@ -133,7 +133,7 @@ final class CudaLayers implements LayerRunner {
                 layers[l - first] = upload(w.layers()[l], l);
             }
             if (withHead) {
-                long size = align(4L * c.embedding()) + align(matBytes(w.output()));
+                long size = align(4L * c.embedding()) + region(matBytes(w.output()));
                 long base = alloc(size);
                 outNorm = base;
                 gpu.upload(outNorm, vecData(w.outputNorm()));
@@ -237,6 +237,11 @@ final class CudaLayers implements LayerRunner {
         return (n + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
     }
 
+    /** Room for a weight matrix: aligned, with a tail the 2-byte-aligned block loads may read into. */
+    private static long region(long matrixBytes) {
+        return align(matrixBytes + 64);
+    }
+
     private long alloc(long bytes) {
         long p = gpu.alloc(bytes);
         allocations.add(p);
@@ -285,12 +290,12 @@ final class CudaLayers implements LayerRunner {
         long size = 2 * align(4L * c.embedding()) + (biases ? align(4L * qkvDim) : 0)
                 + (lw.qNorm() != null ? align(4L * c.headDim()) : 0) + (lw.kNorm() != null ? align(4L * c.headDim()) : 0);
         for (QuantMatrix m : qkvM) {
-            size += align(matBytes(m));
+            size += region(matBytes(m));
         }
         for (QuantMatrix m : guM) {
-            size += align(matBytes(m));
+            size += region(matBytes(m));
         }
-        size += align(matBytes(lw.wo())) + align(matBytes(lw.down()));
+        size += region(matBytes(lw.wo())) + region(matBytes(lw.down()));
         long base = alloc(size);
         long o = base;
         L.attnNorm = o;
@@ -324,10 +329,10 @@ final class CudaLayers implements LayerRunner {
         long[] at = {o};
         L.qkv = uploadGroup(qkvM, new int[] {0, c.queryDim(), c.queryDim() + c.kvDim()}, bias, at);
         L.wo = uploadMat(lw.wo(), at[0]);
-        at[0] += align(matBytes(lw.wo()));
+        at[0] += region(matBytes(lw.wo()));
         L.gateUp = uploadGroup(guM, new int[] {0, c.feedForward()}, 0, at);
         L.down = uploadMat(lw.down(), at[0]);
-        at[0] += align(matBytes(lw.down()));
+        at[0] += region(matBytes(lw.down()));
         long kRow = keyType.bytesFor(c.headDim());
         long vRow = valueType.bytesFor(c.valueDim());
         long kBytes = (long) context * c.kvHeads() * kRow;
@@ -362,13 +367,13 @@ final class CudaLayers implements LayerRunner {
                 o += matBytes(m);
                 rows += m.rows();
             }
-            at[0] = start + align(o - start);
+            at[0] = start + region(o - start);
             return new Proj(new Mat[] {new Mat(start, ms[0].format().type(), rows, ms[0].cols())}, new int[] {0}, bias);
         }
         Mat[] parts = new Mat[ms.length];
         for (int i = 0; i < ms.length; i++) {
             parts[i] = uploadMat(ms[i], at[0]);
-            at[0] += align(matBytes(ms[i]));
+            at[0] += region(matBytes(ms[i]));
         }
         return new Proj(parts, rowOffsets, bias);
     }
@@ -451,12 +456,12 @@ final class CudaLayers implements LayerRunner {
         MemorySegment.copy(hidden, 0, hostX, ValueLayout.JAVA_FLOAT, 0, tokens * dim);
         hostPos.set(ValueLayout.JAVA_INT, 0, pos0);
         lastTokens = tokens;
-        if (tokens == 1 && useGraphs) {
+        if (tokens == 1 && graphs) {
             if (decodeGraph == null) {
-                stream.beginCapture();
-                enqueueForward(1);
-                decodeGraph = stream.endCapture();
+                decodeGraph = capture(() -> enqueueForward(1));
             }
+        }
+        if (tokens == 1 && decodeGraph != null) {
             decodeGraph.launch();
         } else {
             enqueueForward(tokens);
@@ -472,12 +477,10 @@ final class CudaLayers implements LayerRunner {
     public void logits(int firstToken, int count, float[] out, int offset) {
         checkHead(firstToken, count);
         gpu.makeCurrent();
-        if (count == 1 && firstToken == 0 && useGraphs) {
-            if (headGraph == null) {
-                stream.beginCapture();
-                enqueueHead(0, 1, false);
-                headGraph = stream.endCapture();
-            }
+        if (count == 1 && firstToken == 0 && graphs && headGraph == null) {
+            headGraph = capture(() -> enqueueHead(0, 1, false));
+        }
+        if (count == 1 && firstToken == 0 && headGraph != null) {
             headGraph.launch();
         } else {
             enqueueHead(firstToken, count, false);
@@ -508,6 +511,41 @@ final class CudaLayers implements LayerRunner {
             throw new IllegalArgumentException("logits of tokens " + firstToken + ".." + (firstToken + count - 1)
                     + " of the last " + lastTokens + " (at most " + DeviceTypes.MATVEC_TOKENS + " at a time)");
         }
+    }
+
+    /** Decode steps whose graph could not be recorded, in this process (they then run kernel by kernel). */
+    static final java.util.concurrent.atomic.AtomicInteger GRAPH_FAILURES = new java.util.concurrent.atomic.AtomicInteger();
+    static volatile String lastGraphFailure;
+
+    /** Records work into a graph; on failure turns graphs off for this runner and returns null. */
+    private Gpu.Graph capture(Runnable work) {
+        try {
+            stream.beginCapture();
+        } catch (RuntimeException e) {
+            return graphFailed(e);
+        }
+        try {
+            work.run();
+        } catch (RuntimeException e) {
+            try {
+                stream.endCapture().close();
+            } catch (RuntimeException ignored) {
+                // the capture is invalid anyway
+            }
+            return graphFailed(e);
+        }
+        try {
+            return stream.endCapture();
+        } catch (RuntimeException e) {
+            return graphFailed(e);
+        }
+    }
+
+    private Gpu.Graph graphFailed(RuntimeException e) {
+        graphs = false;
+        GRAPH_FAILURES.incrementAndGet();
+        lastGraphFailure = String.valueOf(e.getMessage());
+        return null;
     }
 
     // ---- enqueueing ---------------------------------------------------------------------------

@@ -172,6 +172,9 @@ public final class DeviceCheck {
             runBench(backend, plan, files, cores);
         }
         gen.shutdownNow();
+        int gf = CudaLayers.GRAPH_FAILURES.get();
+        report.check(gf == 0, "decode steps recorded as graphs", gf == 0 ? "" : gf + " recordings failed, steps ran kernel"
+                + " by kernel (last: " + CudaLayers.lastGraphFailure + ")");
         report.printf("done in %.0f s", elapsed());
     }
 

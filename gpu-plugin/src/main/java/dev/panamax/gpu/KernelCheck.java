@@ -76,7 +76,7 @@ final class KernelCheck {
     }
 
     private long upload(MemorySegment s, Arena keep) {
-        long p = gpu.alloc(s.byteSize());
+        long p = gpu.alloc(s.byteSize() + 256);  // block loads may read a few bytes past the end
         MemorySegment native_ = s.isNative() ? s : keep.allocate(s.byteSize(), 64).copyFrom(s);
         gpu.upload(p, native_);
         return p;
@@ -203,6 +203,13 @@ final class KernelCheck {
                 for (int i = 0; i < maxT * k; i++) {
                     herr = Math.max(herr, Math.abs(Float.float16ToFloat(h16.getAtIndex(ValueLayout.JAVA_SHORT, i)) - x[i]));
                 }
+                // the activations each kernel actually multiplies, as plain arrays for the references
+                float[] xv = new float[maxT * k];   // int8 path: d * q
+                float[] xhf = new float[maxT * k];  // tensor-core path: f16(x)
+                for (int i = 0; i < maxT * k; i++) {
+                    xv[i] = quant ? d8[i / 32] * q8.get(ValueLayout.JAVA_BYTE, i) : x[i];
+                    xhf[i] = Float.float16ToFloat(h16.getAtIndex(ValueLayout.JAVA_SHORT, i));
+                }
                 report.check(qerr <= 0.5001 && herr < 5e-3, "quantize_rows (" + name + " run)",
                         String.format(Locale.ROOT, "max |x - d*q|/d = %.4f, max |x - f16(x)| = %.1e", qerr, herr));
                 float[] bias = gaussian(rows, 1.0);
@@ -226,10 +233,8 @@ final class KernelCheck {
                     for (int tt = 0; tt < t; tt++) {
                         for (int r = 0; r < rows; r++) {
                             double s = 0;
-                            for (int j = 0; j < k; j++) {
-                                int xi = tt * k + j;
-                                double xv = quant ? (double) d8[xi / 32] * q8.get(ValueLayout.JAVA_BYTE, xi) : x[xi];
-                                s += (double) wf[r * k + j] * xv;
+                            for (int j = 0, wo = r * k, xo = tt * k; j < k; j++) {
+                                s += (double) wf[wo + j] * xv[xo + j];
                             }
                             base[tt * rows + r] = y0[tt * rows + r] + bias[r];
                             want[tt * rows + r] = base[tt * rows + r] + s;
@@ -256,8 +261,8 @@ final class KernelCheck {
                         }
                         for (int tt = 0; tt < t; tt++) {
                             double s = 0;
-                            for (int j = 0; j < k; j++) {
-                                s += (double) wh[j] * Float.float16ToFloat(h16.getAtIndex(ValueLayout.JAVA_SHORT, (long) tt * k + j));
+                            for (int j = 0, xo = tt * k; j < k; j++) {
+                                s += (double) wh[j] * xhf[xo + j];
                             }
                             base[tt * rows + r] = y0[tt * rows + r] + bias[r];
                             want[tt * rows + r] = base[tt * rows + r] + s;
@@ -375,7 +380,7 @@ final class KernelCheck {
             gpu.makeCurrent();
             Gpu.Stream st = gpu.stream();
             long bytes = type.bytesFor((long) rows * k);
-            long w = gpu.alloc(bytes);
+            long w = gpu.alloc(bytes + 256);
             long x = gpu.alloc(4L * tokens * k);
             long xq = gpu.alloc((long) tokens * k);
             long xd = gpu.alloc(4L * tokens * k / 32);
