@@ -18,63 +18,75 @@ DEV void store_out(float* y, int ys, int t, int row, float v, const float* bias,
     *o = acc ? *o + v : v;
 }
 
-template <class T, int NT>
+// R rows per warp: the activations of a step are loaded once for R rows, R rows' weight loads are
+// in flight together, and fewer blocks make the last wave of a launch less ragged.
+template <class T, int NT, int R>
 DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* __restrict__ xq,
                   const float* __restrict__ xd, const float* __restrict__ xs, float* __restrict__ y, int ys,
                   const float* __restrict__ bias, int acc, int tokens) {
-    const int row = blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP;
+    const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;
     const int lane = threadIdx.x % WARP;
-    if (row >= rows) {
+    if (row0 >= rows) {
         return;  // the whole warp leaves together; no block barriers follow
     }
     constexpr int P = T::QK / 32;  // pieces of 32 values per block
     constexpr int BPI = WARP / P;  // blocks per warp step
     const int nb = K / T::QK;
-    const uint8_t* wr = W + (long) row * nb * T::BB;
+    const long rowBytes = (long) nb * T::BB;
     const int piece = lane % P;
-    float sum[NT];
+    const int nrows = min(R, rows - row0);
+    float sum[R][NT];
 #pragma unroll
-    for (int t = 0; t < NT; t++) {
-        sum[t] = 0.f;
-    }
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < NT; t++) sum[r][t] = 0.f;
     for (int b = lane / P; b < nb; b += BPI) {
-        const uint8_t* blk = wr + (long) b * T::BB;
         const int e0 = b * T::QK + 32 * piece;
-        Unit u0 = T::unit(blk, 2 * piece);
-        Unit u1 = T::unit(blk, 2 * piece + 1);
+        uint4 xa[NT], xb[NT];
+        float dx[NT];
+        float2 sx[NT];
 #pragma unroll
         for (int t = 0; t < NT; t++) {
-            if (NT > 1 && t >= tokens) {
-                break;
-            }
+            if (NT > 1 && t >= tokens) break;
             const int8_t* xt = xq + (long) t * K + e0;
-            uint4 xa = *(const uint4*) xt;
-            uint4 xb = *(const uint4*) (xt + 16);
-            int s0 = __dp4a((int) u0.q[0], (int) xa.x, 0);
-            s0 = __dp4a((int) u0.q[1], (int) xa.y, s0);
-            s0 = __dp4a((int) u0.q[2], (int) xa.z, s0);
-            s0 = __dp4a((int) u0.q[3], (int) xa.w, s0);
-            int s1 = __dp4a((int) u1.q[0], (int) xb.x, 0);
-            s1 = __dp4a((int) u1.q[1], (int) xb.y, s1);
-            s1 = __dp4a((int) u1.q[2], (int) xb.z, s1);
-            s1 = __dp4a((int) u1.q[3], (int) xb.w, s1);
-            float dx = xd[(long) t * (K / 32) + e0 / 32];
-            float v = dx * (u0.a * (float) s0 + u1.a * (float) s1);
-            if (T::M) {
-                float2 sx = *(const float2*) (xs + (long) t * (K / 16) + e0 / 16);
-                v += u0.m * sx.x + u1.m * sx.y;
+            xa[t] = *(const uint4*) xt;
+            xb[t] = *(const uint4*) (xt + 16);
+            dx[t] = xd[(long) t * (K / 32) + e0 / 32];
+            if (T::M) sx[t] = *(const float2*) (xs + (long) t * (K / 16) + e0 / 16);
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            if (R > 1 && r >= nrows) break;
+            const uint8_t* blk = W + (long) (row0 + r) * rowBytes + (long) b * T::BB;
+            Unit u0 = T::unit(blk, 2 * piece);
+            Unit u1 = T::unit(blk, 2 * piece + 1);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (NT > 1 && t >= tokens) break;
+                int s0 = __dp4a((int) u0.q[0], (int) xa[t].x, 0);
+                s0 = __dp4a((int) u0.q[1], (int) xa[t].y, s0);
+                s0 = __dp4a((int) u0.q[2], (int) xa[t].z, s0);
+                s0 = __dp4a((int) u0.q[3], (int) xa[t].w, s0);
+                int s1 = __dp4a((int) u1.q[0], (int) xb[t].x, 0);
+                s1 = __dp4a((int) u1.q[1], (int) xb[t].y, s1);
+                s1 = __dp4a((int) u1.q[2], (int) xb[t].z, s1);
+                s1 = __dp4a((int) u1.q[3], (int) xb[t].w, s1);
+                float v = dx[t] * (u0.a * (float) s0 + u1.a * (float) s1);
+                if (T::M) v += u0.m * sx[t].x + u1.m * sx[t].y;
+                sum[r][t] += v;
             }
-            sum[t] += v;
         }
     }
 #pragma unroll
-    for (int t = 0; t < NT; t++) {
-        if (NT > 1 && t >= tokens) {
-            break;
-        }
-        float s = warp_sum(sum[t]);
-        if (lane == 0) {
-            store_out(y, ys, t, row, s, bias, acc);
+    for (int r = 0; r < R; r++) {
+        if (R > 1 && r >= nrows) break;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (NT > 1 && t >= tokens) break;
+            float s = warp_sum(sum[r][t]);
+            if (lane == 0) {
+                store_out(y, ys, t, row0 + r, s, bias, acc);
+            }
         }
     }
 }

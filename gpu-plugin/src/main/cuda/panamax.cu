@@ -6,11 +6,13 @@
 #include "matmul.cuh"
 #include "ops.cuh"
 
-#define MATVEC_Q(name, T, NT)                                                                            \
-    KERNEL_LB(matvec_##name##_##NT, 128,                                                                 \
+// matvec_<type>_<tokens>[_r<rows per warp>]: _1 is one token, 2 rows per warp (decode); _8 up to 8
+// tokens, 1 row per warp; _1_r1 and _1_r4 exist for speed comparisons (DeviceCheck)
+#define MATVEC_Q(name, T, NT, R, suffix)                                                                 \
+    KERNEL_LB(matvec_##name##_##NT##suffix, 128,                                                         \
               (const uint8_t* W, int rows, int K, const int8_t* xq, const float* xd, const float* xs,  \
                float* y, int ys, const float* bias, int acc, int tokens)) {                             \
-        matvec_q<T, NT>(W, rows, K, xq, xd, xs, y, ys, bias, acc, tokens);                              \
+        matvec_q<T, NT, R>(W, rows, K, xq, xd, xs, y, ys, bias, acc, tokens);                           \
     }
 
 #define MATVEC_F(name, T, NT)                                                                            \
@@ -39,9 +41,11 @@
         }                                                                                                \
     }
 
-#define QUANT_TYPE(name, T) \
-    MATVEC_Q(name, T, 1)    \
-    MATVEC_Q(name, T, 8)    \
+#define QUANT_TYPE(name, T)     \
+    MATVEC_Q(name, T, 1, 2, )   \
+    MATVEC_Q(name, T, 1, 1, _r1) \
+    MATVEC_Q(name, T, 1, 4, _r4) \
+    MATVEC_Q(name, T, 8, 1, )   \
     MATMUL(name, T, 64)     \
     MATMUL(name, T, 128)    \
     DEQUANT(name, T)

@@ -610,7 +610,7 @@ final class CudaLayers implements LayerRunner {
             long bias = p.bias() == 0 ? 0L : p.bias() + 4L * off;
             int a = acc ? 1 : 0;
             if (small(t)) {
-                int grid = (m.rows() + 3) / 4;
+                int grid = DeviceTypes.matvecBlocks(m.type(), t, m.rows());
                 if (isFloat(m)) {
                     stream.launch(k(DeviceTypes.matvec(m.type(), t)), grid, 1, 1, 128, m.ptr(), m.rows(), m.cols(), xf,
                             out, ys, bias, a, t);

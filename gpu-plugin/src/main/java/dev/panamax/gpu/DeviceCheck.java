@@ -43,7 +43,7 @@ public final class DeviceCheck {
         static Plan device() {
             return new Plan(List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0,
                     GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
-                    GgmlType.IQ4_NL, GgmlType.IQ4_XS), 520, 2048, new int[] {1, 2, 5, 8}, new int[] {9, 64, 130, 300}, true,
+                    GgmlType.IQ4_NL, GgmlType.IQ4_XS), 521, 2048, new int[] {1, 2, 5, 8}, new int[] {9, 64, 130, 300}, true,
                     "", "deepseek-r1-distill-qwen-1.5b:Q4_K_M", 28, 512, 128, List.of());
         }
     }

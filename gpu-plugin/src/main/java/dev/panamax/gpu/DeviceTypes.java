@@ -40,8 +40,44 @@ final class DeviceTypes {
     /** Tokens up to which the matrix-vector kernels run (more go to the tensor-core matrix kernels). */
     static final int MATVEC_TOKENS = 8;
 
+    /**
+     * Rows per warp of the one-token matrix-vector kernels of quantized types: 2 by default, or
+     * -Dpanamax.cuda.matvecRows=1|2|4 (the device check compares them).
+     */
+    static final int MATVEC_ROWS = rowsProperty();
+
+    private static int rowsProperty() {
+        String v = System.getProperty("panamax.cuda.matvecRows", "2");
+        return switch (v) {
+            case "1" -> 1;
+            case "4" -> 4;
+            default -> 2;
+        };
+    }
+
     static String matvec(GgmlType t, int tokens) {
-        return "matvec_" + suffix(t) + (tokens == 1 ? "_1" : "_8");
+        return matvec(t, tokens, MATVEC_ROWS);
+    }
+
+    /** The matrix-vector kernel for {@code tokens} tokens; {@code rows}: rows per warp (quantized, one token). */
+    static String matvec(GgmlType t, int tokens, int rows) {
+        if (tokens > 1) {
+            return "matvec_" + suffix(t) + "_8";
+        }
+        if (isFloat(t) || rows == 2) {
+            return "matvec_" + suffix(t) + "_1";
+        }
+        return "matvec_" + suffix(t) + "_1_r" + rows;
+    }
+
+    /** Weight rows one block (4 warps) of that kernel computes. */
+    static int matvecRowsPerBlock(GgmlType t, int tokens, int rows) {
+        return 4 * (tokens == 1 && !isFloat(t) ? rows : 1);
+    }
+
+    static int matvecBlocks(GgmlType t, int tokens, int matrixRows) {
+        int per = matvecRowsPerBlock(t, tokens, MATVEC_ROWS);
+        return (matrixRows + per - 1) / per;
     }
 
     static int matmulTile(int tokens) {

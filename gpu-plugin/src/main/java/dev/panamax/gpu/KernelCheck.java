@@ -217,14 +217,26 @@ final class KernelCheck {
                 owned[nOwned++] = biasDev;
                 long yDev = gpu.alloc(4L * maxT * rows);
                 owned[nOwned++] = yDev;
+                java.util.List<int[]> vecRuns = new java.util.ArrayList<>();  // (tokens, rows per warp)
                 for (int t : vecTokens) {
+                    vecRuns.add(new int[] {t, 2});
+                    if (t == 1 && quant) {
+                        vecRuns.add(new int[] {1, 1});
+                        vecRuns.add(new int[] {1, 4});
+                    }
+                }
+                for (int[] run : vecRuns) {
+                    int t = run[0];
                     float[] y0 = gaussian(t * rows, 1.0);
                     gpu.upload(yDev, seg(y0, a));
-                    String kn = DeviceTypes.matvec(type, t);
+                    String kn = DeviceTypes.matvec(type, t, run[1]);
+                    int per = DeviceTypes.matvecRowsPerBlock(type, t, run[1]);
                     if (quant) {
-                        st.launch(gpu.kernel(kn), (rows + 3) / 4, 1, 1, 128, wDev, rows, k, xq, xd, xs, yDev, rows, biasDev, 1, t);
+                        st.launch(gpu.kernel(kn), (rows + per - 1) / per, 1, 1, 128, wDev, rows, k, xq, xd, xs, yDev, rows,
+                                biasDev, 1, t);
                     } else {
-                        st.launch(gpu.kernel(kn), (rows + 3) / 4, 1, 1, 128, wDev, rows, k, xDev, yDev, rows, biasDev, 1, t);
+                        st.launch(gpu.kernel(kn), (rows + per - 1) / per, 1, 1, 128, wDev, rows, k, xDev, yDev, rows, biasDev,
+                                1, t);
                     }
                     st.synchronize();
                     float[] got = downloadFloats(yDev, t * rows, a);
@@ -396,13 +408,14 @@ final class KernelCheck {
                 gpu.upload(x, seg(gaussian(tokens * k, 1.0), a));
                 st.launch(gpu.kernel("quantize_rows"), tokens, 1, 1, 256, x, k, k, xq, xd, xs, xh);
                 boolean quant = !DeviceTypes.isFloat(type);
+                int[] rpw = {2};
                 Runnable mv = () -> {
+                    int per = DeviceTypes.matvecRowsPerBlock(type, 1, rpw[0]);
+                    String kn = DeviceTypes.matvec(type, 1, rpw[0]);
                     if (quant) {
-                        st.launch(gpu.kernel(DeviceTypes.matvec(type, 1)), (rows + 3) / 4, 1, 1, 128, w, rows, k, xq, xd, xs, y,
-                                rows, 0L, 0, 1);
+                        st.launch(gpu.kernel(kn), (rows + per - 1) / per, 1, 1, 128, w, rows, k, xq, xd, xs, y, rows, 0L, 0, 1);
                     } else {
-                        st.launch(gpu.kernel(DeviceTypes.matvec(type, 1)), (rows + 3) / 4, 1, 1, 128, w, rows, k, x, y, rows,
-                                0L, 0, 1);
+                        st.launch(gpu.kernel(kn), (rows + per - 1) / per, 1, 1, 128, w, rows, k, x, y, rows, 0L, 0, 1);
                     }
                 };
                 int bn = DeviceTypes.matmulTile(tokens);
@@ -411,20 +424,32 @@ final class KernelCheck {
                 mv.run();
                 mm.run();
                 st.synchronize();
-                long t0 = System.nanoTime();
-                for (int i = 0; i < reps; i++) {
+                double[] mvSecs = new double[3];
+                int[] variants = quant ? new int[] {1, 2, 4} : new int[] {2};
+                for (int vi = 0; vi < variants.length; vi++) {
+                    rpw[0] = variants[vi];
                     mv.run();
+                    st.synchronize();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < reps; i++) {
+                        mv.run();
+                    }
+                    st.synchronize();
+                    mvSecs[vi] = (System.nanoTime() - t0) / 1e9 / reps;
                 }
-                st.synchronize();
-                double mvSec = (System.nanoTime() - t0) / 1e9 / reps;
+                rpw[0] = 2;
+                double mvSec = quant ? mvSecs[1] : mvSecs[0];
+                long t0;
                 t0 = System.nanoTime();
                 for (int i = 0; i < Math.max(1, reps / 10); i++) {
                     mm.run();
                 }
                 st.synchronize();
                 double mmSec = (System.nanoTime() - t0) / 1e9 / Math.max(1, reps / 10);
-                return String.format(Locale.ROOT, "%-7s matvec %6.0f GB/s (%6.1f us)   matmul x%d %6.1f TFLOP/s (%7.1f us)",
-                        DeviceTypes.suffix(type), bytes / mvSec / 1e9, mvSec * 1e6, tokens,
+                String rowsCmp = quant ? String.format(Locale.ROOT, " [rows/warp 1: %.0f, 2: %.0f, 4: %.0f GB/s]",
+                        bytes / mvSecs[0] / 1e9, bytes / mvSecs[1] / 1e9, bytes / mvSecs[2] / 1e9) : "";
+                return String.format(Locale.ROOT, "%-7s matvec %6.0f GB/s (%6.1f us)%s   matmul x%d %6.1f TFLOP/s (%7.1f us)",
+                        DeviceTypes.suffix(type), bytes / mvSec / 1e9, mvSec * 1e6, rowsCmp, tokens,
                         2.0 * rows * k * tokens / mmSec / 1e12, mmSec * 1e6);
             } finally {
                 st.synchronize();
