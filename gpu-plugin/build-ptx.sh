@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Compiles the CUDA kernels (src/main/cuda) into the plugin's resources:
-#   panamax.ptx          PTX for compute capability 8.0+ (the driver JIT-compiles it for the GPU found)
-#   panamax.sm_90.cubin  machine code for sm_90 (H100/H200) made from that PTX by ptxas, so Hopper
-#                        needs no JIT at start
-# Both are committed: a build without nvcc still yields a working plugin, and PtxFreshnessTest
+# Compiles the CUDA kernels (src/main/cuda) into the plugin's resources (gzip -9 -n):
+#   panamax.ptx.gz          PTX for compute capability 8.0+ (the driver JIT-compiles it for the GPU found)
+#   panamax.sm_90.cubin.gz  machine code for sm_90 (H100/H200) made from that PTX by ptxas, so Hopper
+#                           needs no JIT at start
+# Both are committed (compressed: the repository travels to GPU machines with a size limit): a build without nvcc still yields a working plugin, and PtxFreshnessTest
 # checks that they match the sources wherever nvcc is installed.
 #
 # usage: build-ptx.sh [--if-available] [--force] [--out DIR]
@@ -35,17 +35,21 @@ fi
 ptxas="$(dirname "$(readlink -f "$nvcc")")/ptxas"
 [ -x "$ptxas" ] || ptxas=$(command -v ptxas || true)
 mkdir -p "$out"
-ptx="$out/panamax.ptx"
-cubin="$out/panamax.sm_90.cubin"
+ptx="$out/panamax.ptx.gz"
+cubin="$out/panamax.sm_90.cubin.gz"
 if [ "$force" = 0 ] && [ -f "$ptx" ] && [ -f "$cubin" ] && [ -z "$(find "$src" -newer "$ptx" -print -quit)" ] \
     && [ ! "$ptx" -nt "$cubin" ]; then
   exit 0
 fi
 echo "build-ptx.sh: compiling CUDA kernels with $nvcc" >&2
-"$nvcc" -ptx -arch=compute_80 -O3 -std=c++17 -o "$ptx.tmp" "$src/panamax.cu"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$nvcc" -ptx -arch=compute_80 -O3 -std=c++17 -o "$tmp/panamax.ptx" "$src/panamax.cu"
+gzip -9 -n -c "$tmp/panamax.ptx" > "$ptx.tmp"
 mv "$ptx.tmp" "$ptx"
 if [ -n "$ptxas" ]; then
-  "$ptxas" -arch=sm_90 -O3 -o "$cubin.tmp" "$ptx"
+  "$ptxas" -arch=sm_90 -O3 -o "$tmp/panamax.sm_90.cubin" "$tmp/panamax.ptx"
+  gzip -9 -n -c "$tmp/panamax.sm_90.cubin" > "$cubin.tmp"
   mv "$cubin.tmp" "$cubin"
 else
   echo "build-ptx.sh: ptxas not found: $cubin not updated" >&2

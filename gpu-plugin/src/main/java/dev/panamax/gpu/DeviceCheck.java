@@ -102,7 +102,9 @@ public final class DeviceCheck {
             step("open the device", 120);
             gpu = JcudaGpu.open(0);
         } catch (Throwable e) {
-            report.check(false, "open CUDA device 0", CudaBackendProvider.reason(e) + " (" + e + ")");
+            String m = String.valueOf(e.getMessage());
+            report.check(false, "open CUDA device 0", CudaBackendProvider.reason(e) + " (" + e.getClass().getSimpleName() + ": "
+                    + m.lines().reduce((a, b) -> b.contains("cannot open") || b.contains("CUDA_ERROR") ? b : a).orElse(m) + ")");
             report.summary();
             System.exit(1);
             return;

@@ -66,8 +66,8 @@ import jcuda.driver.JCudaDriver;
  * the driver compiles once for the device (and caches).
  */
 final class JcudaGpu implements Gpu {
-    static final String PTX = "/dev/panamax/gpu/panamax.ptx";
-    static final String CUBIN_SM90 = "/dev/panamax/gpu/panamax.sm_90.cubin";
+    static final String PTX = "/dev/panamax/gpu/panamax.ptx.gz";
+    static final String CUBIN_SM90 = "/dev/panamax/gpu/panamax.sm_90.cubin.gz";
     /** JCuda copies through java.nio buffers, which hold at most 2 GiB. */
     private static final long CHUNK = 1L << 30;
 
@@ -260,9 +260,15 @@ final class JcudaGpu implements Gpu {
         return module;
     }
 
+    /** A gzipped resource of the plugin, uncompressed; null if absent. */
     static byte[] resource(String path) {
         try (InputStream in = JcudaGpu.class.getResourceAsStream(path)) {
-            return in == null ? null : in.readAllBytes();
+            if (in == null) {
+                return null;
+            }
+            try (InputStream z = new java.util.zip.GZIPInputStream(in)) {
+                return z.readAllBytes();
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

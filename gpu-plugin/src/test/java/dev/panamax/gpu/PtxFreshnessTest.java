@@ -41,10 +41,17 @@ class PtxFreshnessTest {
                 "installed nvcc (" + nvccVersion.lines().reduce((a, b) -> b).orElse("") + ") differs from the one that made"
                         + " the committed PTX (" + release + ")");
         assertNotNull(run(tmp, "bash", script.toString(), "--force", "--out", tmp.toString()), "build-ptx.sh failed");
-        assertEquals(new String(committed, StandardCharsets.UTF_8), Files.readString(tmp.resolve("panamax.ptx")),
-                "src/main/resources/dev/panamax/gpu/panamax.ptx is stale: run gpu-plugin/build-ptx.sh and commit");
-        assertArrayEquals(JcudaGpu.resource(JcudaGpu.CUBIN_SM90), Files.readAllBytes(tmp.resolve("panamax.sm_90.cubin")),
-                "panamax.sm_90.cubin is stale: run gpu-plugin/build-ptx.sh and commit");
+        assertEquals(new String(committed, StandardCharsets.UTF_8), new String(gunzip(tmp.resolve("panamax.ptx.gz")),
+                StandardCharsets.UTF_8), "src/main/resources/dev/panamax/gpu/panamax.ptx.gz is stale: run"
+                        + " gpu-plugin/build-ptx.sh and commit");
+        assertArrayEquals(JcudaGpu.resource(JcudaGpu.CUBIN_SM90), gunzip(tmp.resolve("panamax.sm_90.cubin.gz")),
+                "panamax.sm_90.cubin.gz is stale: run gpu-plugin/build-ptx.sh and commit");
+    }
+
+    private static byte[] gunzip(Path p) throws IOException {
+        try (java.io.InputStream in = new java.util.zip.GZIPInputStream(Files.newInputStream(p))) {
+            return in.readAllBytes();
+        }
     }
 
     /** Output of a command, or null when it fails. */
