@@ -554,9 +554,15 @@ final class CudaLayers implements LayerRunner {
         return gpu.kernel(name);
     }
 
+    /**
+     * Whether prompts use the tensor-core matrix kernels (else matrix-vector kernels, 8 tokens at a
+     * time): -Dpanamax.cuda.matmul=false, or the device check when those kernels fail their checks.
+     */
+    static volatile boolean matmul = !"false".equalsIgnoreCase(System.getProperty("panamax.cuda.matmul"));
+
     /** Input forms of the next product, chosen by token count. */
     private boolean small(int tokens) {
-        return tokens <= DeviceTypes.MATVEC_TOKENS;
+        return tokens <= DeviceTypes.MATVEC_TOKENS || !matmul;
     }
 
     private void enqueueForward(int tokens) {
@@ -610,13 +616,18 @@ final class CudaLayers implements LayerRunner {
             long bias = p.bias() == 0 ? 0L : p.bias() + 4L * off;
             int a = acc ? 1 : 0;
             if (small(t)) {
-                int grid = DeviceTypes.matvecBlocks(m.type(), t, m.rows());
-                if (isFloat(m)) {
-                    stream.launch(k(DeviceTypes.matvec(m.type(), t)), grid, 1, 1, 128, m.ptr(), m.rows(), m.cols(), xf,
-                            out, ys, bias, a, t);
-                } else {
-                    stream.launch(k(DeviceTypes.matvec(m.type(), t)), grid, 1, 1, 128, m.ptr(), m.rows(), m.cols(), nq,
-                            nd, ns, out, ys, bias, a, t);
+                int K = m.cols();
+                for (int c0 = 0; c0 < t; c0 += DeviceTypes.MATVEC_TOKENS) {  // one chunk unless matmul is off
+                    int n = Math.min(DeviceTypes.MATVEC_TOKENS, t - c0);
+                    int grid = DeviceTypes.matvecBlocks(m.type(), n, m.rows());
+                    long o = out + 4L * c0 * ys;
+                    if (isFloat(m)) {
+                        stream.launch(k(DeviceTypes.matvec(m.type(), n)), grid, 1, 1, 128, m.ptr(), m.rows(), K,
+                                xf + 4L * c0 * K, o, ys, bias, a, n);
+                    } else {
+                        stream.launch(k(DeviceTypes.matvec(m.type(), n)), grid, 1, 1, 128, m.ptr(), m.rows(), K,
+                                nq + (long) c0 * K, nd + 4L * c0 * (K / 32), ns + 4L * c0 * (K / 16), o, ys, bias, a, n);
+                    }
                 }
             } else {
                 int bn = DeviceTypes.matmulTile(t);

@@ -227,6 +227,11 @@ public final class DeviceCheck {
             step("kernels " + t, 120);
             k.check(t, plan.kernelRows(), plan.kernelK(), plan.vecTokens(), plan.mmTokens());
         }
+        if (report.failures().stream().anyMatch(f -> f.contains("matmul_"))) {
+            CudaLayers.matmul = false;
+            report.line("NOTE tensor-core matrix kernels failed: the rest of the run computes prompts with the"
+                    + " matrix-vector kernels, 8 tokens at a time (as -Dpanamax.cuda.matmul=false does)");
+        }
         step("element-wise kernels", 60);
         k.checkOps(5, plan.speeds() ? 5120 : 320);
         if (plan.speeds() && fits("kernel speeds", 30)) {

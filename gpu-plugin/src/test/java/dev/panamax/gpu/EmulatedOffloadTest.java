@@ -47,4 +47,21 @@ class EmulatedOffloadTest {
         assertEquals(List.of(), r.failures());
         assertEquals(0, gpu.liveAllocations(), "device memory leaked");
     }
+
+    /** Prompts through the matrix-vector kernels, 8 tokens at a time (-Dpanamax.cuda.matmul=false). */
+    @org.junit.jupiter.api.Test
+    void promptsWithoutTensorCoreKernels() {
+        assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
+        Path file = FIXTURES.resolve("qwen2-quant-q6_k.gguf");
+        Report r = new Report(System.out, null);
+        CudaLayers.matmul = false;
+        try {
+            SessionOptions o = OffloadCheck.options(64, GgmlType.F16);
+            new OffloadCheck(r, new CudaBackend(gpu, true)).compare(file, "q6_k without matmul", o,
+                    OffloadChecks.variants(file, o), OffloadChecks.toleranceExact(file), OffloadChecks.toleranceCpu(file));
+        } finally {
+            CudaLayers.matmul = true;
+        }
+        assertEquals(List.of(), r.failures());
+    }
 }
