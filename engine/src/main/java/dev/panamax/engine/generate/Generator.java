@@ -71,8 +71,11 @@ public final class Generator {
         }
         session.truncate(reused);
         historyLength = reused;
-        float[] logits = evaluate(prompt, reused, prompt.length - reused);
+        float[] logits = evaluate(prompt, reused, prompt.length - reused, cancelled);
         long t1 = System.nanoTime();
+        if (logits == null) {
+            return new Result(new int[0], "", StopReason.CANCELLED, prompt.length, reused, t1 - t0, 0);
+        }
 
         Sampler sampler = new Sampler(settings.sampling(), session.vocab());
         LoopGuard guard = new LoopGuard(settings.loopGuard());
@@ -129,11 +132,33 @@ public final class Generator {
         return new Result(Arrays.copyOf(generated, n), stops.text(), reason, prompt.length, reused, t1 - t0, t2 - t1);
     }
 
-    private float[] evaluate(int[] tokens, int off, int count) {
+    /**
+     * How many leading tokens of {@code prompt} the session already holds: what {@link #generate}
+     * would not evaluate again (a server picks the session with the longest one).
+     */
+    public int cachedPrefix(int[] prompt) {
+        return commonPrefix(prompt);
+    }
+
+    /**
+     * Prefills {@code tokens[off, off+count)} one micro-batch at a time, checking {@code cancelled}
+     * before each; returns the logits of the last token, or null when cancelled (the session then
+     * holds the part evaluated so far).
+     */
+    private float[] evaluate(int[] tokens, int off, int count, BooleanSupplier cancelled) {
         float[][] last = new float[1][];
-        session.forward(tokens, off, count, count - 1, (i, l, o) -> last[0] = Arrays.copyOfRange(l, o, o + session.vocab()));
-        for (int i = 0; i < count; i++) {
-            push(tokens[off + i]);
+        int step = session.microBatch();
+        for (int done = 0; done < count; done += step) {
+            if (cancelled.getAsBoolean()) {
+                return null;
+            }
+            int n = Math.min(step, count - done);
+            boolean lastChunk = done + n == count;
+            session.forward(tokens, off + done, n, lastChunk ? n - 1 : n,
+                    (i, l, o) -> last[0] = Arrays.copyOfRange(l, o, o + session.vocab()));
+            for (int i = 0; i < n; i++) {
+                push(tokens[off + done + i]);
+            }
         }
         return last[0];
     }
