@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class ServeLoadTest {
     static final int CLIENTS = 50;
     static final String REQUEST = "{\"messages\": [{\"role\": \"user\", \"content\": \"Say something, client %d.\"}],"
-            + " \"max_tokens\": 100, \"stream\": true}";
+            + " \"max_tokens\": 200, \"stream\": true}";
 
     /**
      * Platform threads, less the JDK's own that start on first use or grow and shrink on demand
@@ -110,7 +110,8 @@ class ServeLoadTest {
                 assertTrue(System.nanoTime() < deadline, "the server settles: " + server.stats());
                 Thread.sleep(20);
             }
-            assertTrue(server.stats().cancelled() >= vanished.get(), server.stats() + ", vanished " + vanished);
+            // a vanished client's generation may have ended before the server noticed; no other is cancelled
+            assertTrue(server.stats().cancelled() <= vanished.get(), server.stats() + ", vanished " + vanished);
             HttpResponse<String> health = h.get("/health");
             assertEquals(200, health.statusCode());
             assertEquals(2, ServeApiTest.integer(ServeHarness.json(health.body()), "slots_idle"));

@@ -168,22 +168,29 @@ public final class ApiServer implements AutoCloseable {
             }
             return;
         }
+        boolean interrupted = false;
+        slots.stopAdmitting();
+        Thread stopper = Thread.ofVirtual().start(() -> http.stop((int) (GRACE_MS / 1000) + 2));
         try {
-            slots.stopAdmitting();
-            Thread stopper = Thread.ofVirtual().start(() -> http.stop((int) (GRACE_MS / 1000) + 2));
-            boolean finished = slots.awaitIdle(GRACE_MS);
-            if (!finished) {
+            if (!slots.awaitIdle(GRACE_MS)) {
                 say("cancelling the requests still running");
             }
-            slots.close();
+        } catch (InterruptedException e) {
+            interrupted = true;
+        }
+        try {
+            slots.close(); // cancels what still runs; joins the slot threads before their sessions go
             stopper.join();
             executor.shutdownNow();
             executor.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            interrupted = true;
         } finally {
             pool.close();
             closed.countDown();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 

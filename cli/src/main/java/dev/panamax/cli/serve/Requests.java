@@ -28,7 +28,7 @@ final class Requests {
         ChatTemplate template = config.template();
         String text = template.render(messages, true, think);
         int[] prompt = tok.encode(text, false, true);
-        return generation(f, config, prompt, template.startsInThink(think));
+        return generation(f, config, prompt, "messages", template.startsInThink(think));
     }
 
     static Generation completion(Map<String, Object> body, ServerConfig config, Tokenizer tok) {
@@ -55,10 +55,11 @@ final class Requests {
         } else {
             throw ApiException.invalid("prompt", "prompt must be a string or an array of token ids");
         }
-        return generation(f, config, prompt, false);
+        return generation(f, config, prompt, "prompt", false);
     }
 
-    private static Generation generation(Fields f, ServerConfig config, int[] prompt, boolean startsInThink) {
+    private static Generation generation(Fields f, ServerConfig config, int[] prompt, String promptField,
+            boolean startsInThink) {
         Integer n = f.integer("n", 1, Integer.MAX_VALUE);
         if (n != null && n != 1) {
             throw ApiException.invalid("n", "only n=1 is supported");
@@ -68,10 +69,10 @@ final class Requests {
         }
         int context = config.session().context();
         if (prompt.length == 0) {
-            throw ApiException.invalid("prompt", "the prompt is empty");
+            throw ApiException.invalid(promptField, "the prompt is empty");
         }
         if (prompt.length >= context) {
-            throw new ApiException(400, "invalid_request_error", "messages", "context_length_exceeded",
+            throw new ApiException(400, "invalid_request_error", promptField, "context_length_exceeded",
                     "the prompt is " + prompt.length + " tokens, but the context is " + context
                             + " tokens and must leave room to answer: shorten the prompt or start the server with a larger -c");
         }
