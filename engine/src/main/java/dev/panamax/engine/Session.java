@@ -30,6 +30,7 @@ public final class Session implements AutoCloseable {
     private final Weights weights;
     private final SessionOptions options;
     private final WorkerPool pool;
+    private final boolean ownsPool;
     private final KvCache cache;
     private final List<LayerRunner> runners;
     private final int microBatch;
@@ -38,7 +39,11 @@ public final class Session implements AutoCloseable {
     private final float[] logits;
     private int position;
 
-    Session(Model model, SessionOptions options) {
+    /**
+     * @param sharedPool compute threads shared with other sessions (not closed with this one), or
+     *     null for a pool of {@code options.threads()} threads owned by the session
+     */
+    Session(Model model, SessionOptions options, WorkerPool sharedPool) {
         this.config = model.config();
         this.weights = model.weights();
         this.options = options;
@@ -52,11 +57,14 @@ public final class Session implements AutoCloseable {
             throw new PanamaxException("threads must be at least 1, got " + options.threads());
         }
         this.microBatch = Math.min(options.batch(), 256);
-        this.pool = new WorkerPool(options.threads());
+        this.ownsPool = sharedPool == null;
+        this.pool = ownsPool ? new WorkerPool(options.threads()) : sharedPool;
         try {
             this.cache = new KvCache(config, config.layers(), options.context(), options.keyType(), options.valueType());
         } catch (RuntimeException e) {
-            pool.close();
+            if (ownsPool) {
+                pool.close();
+            }
             throw e;
         }
         this.runners = List.of(new CpuLayers(config, weights.layers(), 0, config.layers(), cache, pool, microBatch));
@@ -84,6 +92,11 @@ public final class Session implements AutoCloseable {
 
     public int vocab() {
         return config.vocab();
+    }
+
+    /** Tokens per forward pass of the layers while prefilling (forward calls split at multiples of it compute the same). */
+    public int microBatch() {
+        return microBatch;
     }
 
     /**
@@ -177,6 +190,8 @@ public final class Session implements AutoCloseable {
     public void close() {
         runners.forEach(LayerRunner::close);
         cache.close();
-        pool.close();
+        if (ownsPool) {
+            pool.close();
+        }
     }
 }
