@@ -66,28 +66,39 @@ final class DraftOptions {
     }
 
     Draft open(Model target, SessionOptions targetOptions) {
+        Model m = openModel();
+        try {
+            Session s = m.newSession(sessionOptions(targetOptions));
+            return new Draft(m, s, drafter(target, m, s));
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** The draft model file, checked. */
+    Model openModel() {
         if (!Files.exists(draft)) {
             throw new PanamaxException(draft + ": no such file (-md)");
         }
         if (draftMax < 0 || draftMin < 0 || draftPMin < 0 || draftPMin > 1) {
             throw new PanamaxException("--draft and --draft-min must be >= 0 and --draft-p-min in [0, 1]");
         }
+        return Model.open(draft);
+    }
+
+    SessionOptions sessionOptions(SessionOptions target) {
+        return new SessionOptions(target.context(), target.batch(), ModelOptions.cacheType("-ctkd", draftCacheK),
+                ModelOptions.cacheType("-ctvd", draftCacheV), draftThreads != null ? draftThreads : target.threads());
+    }
+
+    DraftModel drafter(Model target, Model draftModel, Session draftSession) {
         List<String[]> pairs = new ArrayList<>();
         for (int i = 0; i + 1 < replacements.size(); i += 2) {
             pairs.add(new String[] {unescape(replacements.get(i)), unescape(replacements.get(i + 1))});
         }
-        Model m = Model.open(draft);
-        try {
-            SessionOptions o = new SessionOptions(targetOptions.context(), targetOptions.batch(),
-                    ModelOptions.cacheType("-ctkd", draftCacheK), ModelOptions.cacheType("-ctvd", draftCacheV),
-                    draftThreads != null ? draftThreads : targetOptions.threads());
-            Session s = m.newSession(o);
-            VocabBridge bridge = new VocabBridge(target.tokenizer(), m.tokenizer(), pairs);
-            return new Draft(m, s, new DraftModel(s, m.tokenizer(), bridge, draftMax, draftMin, draftPMin));
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        VocabBridge bridge = new VocabBridge(target.tokenizer(), draftModel.tokenizer(), pairs);
+        return new DraftModel(draftSession, draftModel.tokenizer(), bridge, draftMax, draftMin, draftPMin);
     }
 
     /** Lets \n and \t be typed in --spec-replace arguments. */

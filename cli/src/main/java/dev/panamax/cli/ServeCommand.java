@@ -31,6 +31,12 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling;
 
+    @Mixin
+    DraftOptions draftOptions;
+
+    /** The draft model when speculative decoding is on (one model, a draft session per slot). */
+    private Model draftHolder;
+
     @Option(names = "--host", paramLabel = "ADDRESS", defaultValue = "127.0.0.1",
             description = "Address to listen on; 0.0.0.0 for every interface (default: ${DEFAULT-VALUE}).")
     String host;
@@ -80,13 +86,16 @@ final class ServeCommand implements Callable<Integer> {
     CommandSpec spec;
 
     /** A started server and the model it serves; closing stops the server, then frees the model. */
-    record Running(ApiServer server, Model model) implements AutoCloseable {
+    record Running(ApiServer server, Model model, Model draft) implements AutoCloseable {
         @Override
         public void close() {
             try {
                 server.close();
             } finally {
                 model.close();
+                if (draft != null) {
+                    draft.close();
+                }
             }
         }
     }
@@ -119,6 +128,9 @@ final class ServeCommand implements Callable<Integer> {
             config = config(model, log);
         } catch (RuntimeException e) {
             model.close();
+            if (draftHolder != null) {
+                draftHolder.close();
+            }
             throw e;
         }
         ApiServer server;
@@ -126,6 +138,9 @@ final class ServeCommand implements Callable<Integer> {
             server = ApiServer.start(model, config, log);
         } catch (IOException | RuntimeException e) {
             model.close();
+            if (draftHolder != null) {
+                draftHolder.close();
+            }
             if (e instanceof java.net.BindException) {
                 throw new PanamaxException("cannot listen on " + host + ":" + port + ": " + e.getMessage());
             }
@@ -143,7 +158,7 @@ final class ServeCommand implements Callable<Integer> {
             log.println("panamax serve: listening on " + server.baseUri() + (apiKey == null ? "" : " (API key required)"));
             log.flush();
         }
-        return new Running(server, model);
+        return new Running(server, model, draftHolder);
     }
 
     private ServerConfig config(Model model, PrintWriter log) {
@@ -183,8 +198,16 @@ final class ServeCommand implements Callable<Integer> {
             log.println("panamax serve: warning: listening on " + host + " without --api-key: anyone who can reach it may use it");
         }
         String id = alias != null ? alias : modelOptions.modelPath().getFileName().toString().replaceFirst("(?i)\\.gguf$", "");
+        ServerConfig.DraftFactory drafts = null;
+        if (draftOptions.enabled()) {
+            Model draftModel = draftOptions.openModel();
+            draftHolder = draftModel;
+            SessionOptions draftSession = draftOptions.sessionOptions(modelOptions.sessionOptions());
+            drafts = pool -> draftOptions.drafter(model, draftModel, draftModel.newSession(draftSession, pool)).owningSession();
+            log.println("panamax serve: speculative decoding with " + draftModel.displayName() + ", N=" + draftOptions.draftMax);
+        }
         return new ServerConfig(host, port, apiKey, bodyLimit, parallel, queue, id, template, thinking, maxTokens, loopGuard,
-                sampling::config, modelOptions.sessionOptions(), modelOptions.threads());
+                sampling::config, modelOptions.sessionOptions(), modelOptions.threads(), drafts);
     }
 
     private static boolean isLoopback(String host) {

@@ -103,7 +103,7 @@ public final class ApiServer implements AutoCloseable {
         this.expectedAuth = config.apiKey() == null ? null : ("Bearer " + config.apiKey()).getBytes(StandardCharsets.UTF_8);
         this.pool = new WorkerPool(config.threads());
         try {
-            this.slots = new Slots(model, config.session(), config.parallel(), config.queue(), pool);
+            this.slots = new Slots(model, config.session(), config.parallel(), config.queue(), pool, config.drafts());
         } catch (RuntimeException e) {
             pool.close();
             throw e;

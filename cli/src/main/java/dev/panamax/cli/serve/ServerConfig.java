@@ -23,4 +23,11 @@ import java.util.function.Supplier;
  */
 public record ServerConfig(String host, int port, String apiKey, long maxBodyBytes, int parallel, int queue,
         String modelId, ChatTemplate template, boolean think, int maxTokens, int loopGuard,
-        Supplier<SamplerConfig> sampling, SessionOptions session, int threads) {}
+        Supplier<SamplerConfig> sampling, SessionOptions session, int threads, DraftFactory drafts) {
+
+    /** Makes one drafter per slot (its own draft session on the shared pool); null config field: no speculation. */
+    @FunctionalInterface
+    public interface DraftFactory {
+        dev.panamax.engine.generate.Drafter create(dev.panamax.kernels.WorkerPool pool);
+    }
+}

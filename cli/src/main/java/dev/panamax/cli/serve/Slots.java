@@ -36,15 +36,17 @@ final class Slots implements AutoCloseable {
         final int id;
         final Session session;
         final Generator generator;
+        final dev.panamax.engine.generate.Drafter drafter;
         final LinkedBlockingQueue<Job> inbox = new LinkedBlockingQueue<>();
         final Thread thread;
         Job job;
         long lastUsed;
 
-        Slot(int id, Model model, SessionOptions options, WorkerPool pool) {
+        Slot(int id, Model model, SessionOptions options, WorkerPool pool, ServerConfig.DraftFactory drafts) {
             this.id = id;
             this.session = model.newSession(options, pool);
-            this.generator = new Generator(session, model.tokenizer());
+            this.drafter = drafts == null ? null : drafts.create(pool);
+            this.generator = new Generator(session, model.tokenizer(), drafter);
             this.thread = Thread.ofPlatform().daemon().name("panamax-slot-" + id).unstarted(this::loop);
         }
 
@@ -100,14 +102,23 @@ final class Slots implements AutoCloseable {
     private long clock;
     private boolean closed;
 
-    Slots(Model model, SessionOptions options, int parallel, int queueCapacity, WorkerPool pool) {
+    Slots(Model model, SessionOptions options, int parallel, int queueCapacity, WorkerPool pool,
+            ServerConfig.DraftFactory drafts) {
         this.queueCapacity = queueCapacity;
         try {
             for (int i = 0; i < parallel; i++) {
-                slots.add(new Slot(i, model, options, pool));
+                slots.add(new Slot(i, model, options, pool, drafts));
             }
         } catch (RuntimeException e) {
-            slots.forEach(s -> s.session.close());
+            slots.forEach(s -> {
+                s.session.close();
+            if (s.drafter != null) {
+                s.drafter.close();
+            }
+                if (s.drafter != null) {
+                    s.drafter.close();
+                }
+            });
             throw e;
         }
         slots.forEach(s -> s.thread.start());
