@@ -448,27 +448,26 @@ def train_model(name, spec, args):
 # evaluation
 # --------------------------------------------------------------------------------------------
 
-def perplexity(model, ids, ctx, second_half):
-    """Mean NLL over non-overlapping windows of ctx tokens; with second_half, only the second half
-    of each full window is scored (llama-perplexity's way)."""
+def perplexity(model, ids, ctx):
+    """One pass over non-overlapping windows of ctx tokens. Returns (ppl over all predicted tokens,
+    ppl over the second half of each full window (llama-perplexity's way, no BOS), counts)."""
     import torch
-    nll, n = 0.0, 0
-    with torch.no_grad():
+    nll_all = n_all = nll_half = n_half = 0
+    with torch.inference_mode():
         for i in range(0, len(ids) - 1, ctx):
             w = ids[i:i + ctx]
-            if second_half and len(w) < ctx:
-                break
             if len(w) < 2:
                 break
             x = torch.tensor([w])
-            logits = model(input_ids=x).logits[0].float()
-            lp = torch.log_softmax(logits[:-1], dim=-1)
-            tgt = x[0, 1:]
-            tok_nll = -lp.gather(1, tgt[:, None])[:, 0]
-            first = ctx // 2 - 1 if second_half else 0   # logits at position p predict token p+1
-            nll += tok_nll[first:].sum().item()
-            n += tok_nll[first:].numel()
-    return math.exp(nll / n), nll / n, n
+            lp = torch.log_softmax(model(input_ids=x).logits[0, :-1].float(), dim=-1)
+            tok_nll = -lp.gather(1, x[0, 1:, None])[:, 0]      # position p predicts token p+1
+            nll_all += tok_nll.sum().item()
+            n_all += tok_nll.numel()
+            if len(w) == ctx:
+                nll_half += tok_nll[ctx // 2 - 1:].sum().item()
+                n_half += tok_nll[ctx // 2 - 1:].numel()
+    return (math.exp(nll_all / n_all), nll_all / n_all, n_all,
+            math.exp(nll_half / n_half) if n_half else None, n_half)
 
 
 def evaluate(args):
@@ -491,12 +490,13 @@ def evaluate(args):
         r["training"].pop("loss_curve", None)
         for label, text in (("held_out", held), ("held_out_small", held_small), ("train_sample", train_sample)):
             ids = tok(text, add_special_tokens=False)["input_ids"]
-            ppl, nll, n = perplexity(model, ids, spec["ctx"], False)
+            ppl, nll, n, ppl_half, n_half = perplexity(model, ids, spec["ctx"])
             r[label] = {"tokens": len(ids), "loss": round(nll, 4), "ppl": round(ppl, 3)}
-            for c in (256, 512):
-                if len(ids) >= c:
-                    p2, l2, n2 = perplexity(model, ids, c, True)
-                    r[label][f"ppl_llama_c{c}"] = round(p2, 3)
+            if ppl_half:
+                r[label][f"ppl_llama_c{spec['ctx']}"] = round(ppl_half, 3)
+            if label == "held_out_small":
+                ppl256 = perplexity(model, ids, 256)[3]
+                r[label]["ppl_llama_c256"] = round(ppl256, 3)
         # tokenizer equality check (transformers' fast tokenizer vs raw tokenizers file)
         from tokenizers import Tokenizer
         raw = Tokenizer.from_file(str(d / "tokenizer.json"))
@@ -527,6 +527,11 @@ def samples(model, tok, spec, n=40):
             x = tok(text, return_tensors="pt", add_special_tokens=False)
             y = model.generate(**x, max_new_tokens=n, do_sample=False)
             out.append({"chat": q, "greedy": tok.decode(y[0][x["input_ids"].shape[1]:])})
+        torch.manual_seed(SEED)
+        for p in PROMPTS[:3]:
+            x = tok(p, return_tensors="pt", add_special_tokens=False)
+            y = model.generate(**x, max_new_tokens=n, do_sample=True, temperature=0.8, top_k=40, eos_token_id=None)
+            out.append({"prompt": p, "sampled_t0.8_k40": tok.decode(y[0][x["input_ids"].shape[1]:])})
     for o in out:
         print(json.dumps(o, ensure_ascii=False), flush=True)
     return out
@@ -538,13 +543,21 @@ def main():
     ap.add_argument("--out", default="/work/demo-artifacts")
     ap.add_argument("--repo", default=str(Path(__file__).resolve().parents[2]))
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu", help="cpu (the reference); cuda only for experiments")
-    ap.add_argument("--steps", type=int, default=0, help="override the step count (experiments only)")
+    ap.add_argument("--device", default="cpu", help="cpu for the reference recipe; cuda for --profile long")
+    ap.add_argument("--profile", default="reference", choices=["reference", "long"],
+                    help="reference: the 2-core CPU recipe (target 450 steps, draft 600); "
+                         "long: 4000 steps each, meant for --device cuda")
+    ap.add_argument("--steps", type=int, default=0, help="override both models' step counts (experiments)")
     ap.add_argument("--lr", type=float, default=0, help="override the peak learning rate (experiments only)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--deterministic", action="store_true", help="torch.use_deterministic_algorithms (slow on CPU)")
     ap.add_argument("--install-packages", action="store_true", help="apt-get install missing corpus packages")
     args = ap.parse_args()
+    if args.profile == "long":
+        # not the 30-minute CPU recipe: 8.2 M tokens per model, for a GPU (about 4 minutes on an H100)
+        TARGET["steps"] = DRAFT["steps"] = 4000
+    if args.steps:
+        TARGET["steps"] = DRAFT["steps"] = args.steps
     if args.lr:
         TARGET["lr"] = DRAFT["lr"] = args.lr
     t0 = time.time()
