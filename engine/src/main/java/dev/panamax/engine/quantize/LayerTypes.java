@@ -80,8 +80,9 @@ public final class LayerTypes {
     }
 
     /**
-     * Scales a list made for {@code fromLayers} layers to a model of {@code toLayers}: layer i takes
-     * the type of the recipe layer at the same relative depth.
+     * Scales a list made for {@code fromLayers} layers to a model of {@code toLayers}: layer i covers
+     * the recipe layers at the same relative depth, [i*from/to, (i+1)*from/to), and takes the
+     * highest-precision mix among them (so the sensitive first and last layers keep their bits).
      */
     public static Map<Integer, QuantMix> scale(Map<Integer, QuantMix> types, int fromLayers, int toLayers) {
         if (fromLayers == toLayers) {
@@ -89,8 +90,16 @@ public final class LayerTypes {
         }
         Map<Integer, QuantMix> out = new TreeMap<>();
         for (int i = 0; i < toLayers; i++) {
-            int j = (int) Math.min(fromLayers - 1, Math.floor((i + 0.5) * fromLayers / toLayers));
-            out.put(i, types.get(j));
+            int lo = (int) ((long) i * fromLayers / toLayers);
+            int hi = (int) Math.min(fromLayers, Math.max(lo + 1, ((long) (i + 1) * fromLayers + toLayers - 1) / toLayers));
+            QuantMix best = null;
+            for (int j = lo; j < hi; j++) {
+                QuantMix m = types.get(j);
+                if (m != null && (best == null || precision(m) > precision(best))) {
+                    best = m;
+                }
+            }
+            out.put(i, best);
         }
         return out;
     }

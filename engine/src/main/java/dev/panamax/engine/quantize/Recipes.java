@@ -201,7 +201,7 @@ public final class Recipes {
         if (recipeLayers != layers) {
             types = LayerTypes.scale(types, recipeLayers, layers);
             r = r.withNote("recipe " + name + " is written for " + recipeLayers + " layers; the model has " + layers
-                    + ", so each layer takes the type of the recipe layer at the same relative depth");
+                    + ", so each layer takes the highest-precision type of the recipe layers at the same relative depth");
         }
         return r.withLayerTypes(types, high);
     }
