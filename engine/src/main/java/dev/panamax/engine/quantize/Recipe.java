@@ -107,6 +107,14 @@ public record Recipe(QuantMix base, Map<Integer, QuantMix> layerTypes, boolean l
                 notes);
     }
 
+    /** Adds rules before the existing ones (they win over them). */
+    public Recipe withTensorTypesFirst(List<TensorTypeRule> first) {
+        List<TensorTypeRule> all = new ArrayList<>(first);
+        all.addAll(tensorTypes);
+        return new Recipe(base, layerTypes, layersHigh, tokenEmbeddingType, outputTensorType, all, pure, leaveOutput, name,
+                notes);
+    }
+
     public Recipe withPure(boolean p) {
         return new Recipe(base, layerTypes, layersHigh, tokenEmbeddingType, outputTensorType, tensorTypes, p, leaveOutput,
                 name, notes);

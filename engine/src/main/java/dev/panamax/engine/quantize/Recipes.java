@@ -78,13 +78,18 @@ public final class Recipes {
      * recipe in {@link #userFolder()}, or the path of a recipe file.
      */
     public static Recipe fromType(String type, int layers) {
+        return fromType(type, layers, false);
+    }
+
+    /** As {@link #fromType(String, int)}; {@code high} adds --layer-types-high to a recipe that has layer types. */
+    public static Recipe fromType(String type, int layers, boolean high) {
         String t = type.strip();
         if (t.isEmpty()) {
             throw new PanamaxException("TYPE is empty; expected a quantization type such as Q4_K_M, or a recipe");
         }
         Optional<String> builtIn = builtInJson(t);
         if (builtIn.isPresent()) {
-            return parse(t.toUpperCase(Locale.ROOT), builtIn.get(), layers);
+            return parse(t.toUpperCase(Locale.ROOT), builtIn.get(), layers, high);
         }
         if (t.matches("\\d+")) {
             int id = Integer.parseInt(t);
@@ -95,7 +100,7 @@ public final class Recipes {
         Path file = Path.of(t);
         boolean looksLikePath = t.contains("/") || t.contains("\\") || t.toLowerCase(Locale.ROOT).endsWith(".json");
         if (looksLikePath) {
-            return parse(file.toString(), fileJson(file), layers);
+            return parse(file.toString(), fileJson(file), layers, high);
         }
         Optional<QuantMix> mix = QuantMix.find(t);
         if (mix.isPresent()) {
@@ -107,10 +112,10 @@ public final class Recipes {
         }
         Path user = userFolder().resolve(t + ".json");
         if (Files.isRegularFile(user)) {
-            return parse(user.toString(), fileJson(user), layers);
+            return parse(user.toString(), fileJson(user), layers, high);
         }
         if (Files.isRegularFile(file)) {
-            return parse(file.toString(), fileJson(file), layers);
+            return parse(file.toString(), fileJson(file), layers, high);
         }
         throw new PanamaxException("TYPE '" + t + "' is neither a quantization type " + fileLevelNames()
                 + " nor a recipe (built in: " + BUILT_IN + "; or a recipe file path, or NAME for "
@@ -140,6 +145,11 @@ public final class Recipes {
 
     /** Builds the recipe for a model of {@code layers} layers from recipe JSON; {@code source} names it in errors. */
     public static Recipe parse(String source, String json, int layers) {
+        return parse(source, json, layers, false);
+    }
+
+    /** As {@link #parse(String, String, int)}, with --layer-types-high added when {@code high}. */
+    public static Recipe parse(String source, String json, int layers, boolean extraHigh) {
         Map<String, Object> m;
         try {
             Object root = JSON.std.anyFrom(json);
@@ -181,7 +191,7 @@ public final class Recipes {
             }
             r = r.withTensorTypes(parsed);
         }
-        boolean high = bool(source, m, "layer_types_high");
+        boolean high = bool(source, m, "layer_types_high") || extraHigh;
         Object lt = m.get("layer_types");
         if (lt == null) {
             if (m.containsKey("layers")) {
