@@ -58,6 +58,9 @@ final class ConvertCommand implements Callable<Integer> {
             throw new PanamaxException(dir + ": " + (Files.exists(dir) ? "not a folder" : "no such folder")
                     + " (HF_DIR: a Hugging Face model folder)");
         }
+        if (Files.isDirectory(output)) {
+            throw new PanamaxException(output + ": is a folder; OUT.gguf must be a file name");
+        }
         HfConverter.OutType type = HfConverter.OutType.parse(outType);
         try (Safetensors st = Safetensors.openDirectory(dir)) {
             HfConverter.Plan plan = HfConverter.plan(dir, st, type, name);

@@ -114,6 +114,9 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new PanamaxException(input + ": " + (Files.isDirectory(input) ? "is a directory, expected a .gguf file"
                     : "no such file") + " (IN)");
         }
+        if (Files.isDirectory(output)) {
+            throw new PanamaxException(output + ": is a folder; OUT.gguf must be a file name");
+        }
         int nThreads = threads();
         List<KvOverride> kv = overrides.stream().map(KvOverride::parse).toList();
         Quantizer.Options options = new Quantizer.Options(nThreads, allowRequantize, kv);

@@ -188,6 +188,7 @@ class QuantizeCommandTest {
         assertOneLineError(CliRunner.run("quantize", in, dir.resolve("no/such/dir/x.gguf").toString(), "Q8_0"),
                 "does not exist");
         assertOneLineError(CliRunner.run("quantize", in, in, "Q8_0"), "overwrite the input");
+        assertOneLineError(CliRunner.run("quantize", in, dir.toString(), "Q8_0"), "is a folder");
         Path notGguf = dir.resolve("text.gguf");
         Files.writeString(notGguf, "hello, not a model");
         assertOneLineError(CliRunner.run("quantize", notGguf.toString(), out, "Q8_0"), notGguf.toString());

@@ -140,6 +140,12 @@ class QuantizerTest {
         Path q = dir.resolve("from-f16.gguf");
         quantize(f16, q, Recipe.of(QuantMix.Q5_K_M));
         assertByteExact(f16, q);
+        Path bf16 = dir.resolve("bf16.gguf");
+        quantize(in, bf16, Recipe.of(QuantMix.BF16));
+        assertByteExact(in, bf16);
+        Path fromBf16 = dir.resolve("from-bf16.gguf");
+        quantize(bf16, fromBf16, Recipe.of(QuantMix.Q4_K_S));
+        assertByteExact(bf16, fromBf16);
 
         // already quantized: refused without --allow-requantize, before any output exists
         Path q8 = dir.resolve("q8.gguf");
