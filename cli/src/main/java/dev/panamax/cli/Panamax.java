@@ -19,7 +19,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = Panamax.Version.class,
         description = "Pure-Java LLM inference for GGUF models.",
         subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, TokenizeCommand.class, InspectCommand.class,
-            PlanCommand.class,
+            PlanCommand.class, QuantizeCommand.class, ConvertCommand.class, PerplexityCommand.class,
             CommandLine.HelpCommand.class})
 public final class Panamax implements Runnable {
 
