@@ -66,32 +66,43 @@ final class DraftOptions {
     }
 
     Draft open(Model target, SessionOptions targetOptions) {
+        Model m = openModel();
+        try {
+            Session s = m.newSession(sessionOptions(targetOptions));
+            return new Draft(m, s, drafter(target, m, s));
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    /** The draft model file, checked. */
+    Model openModel() {
         if (!Files.exists(draft)) {
             throw new PanamaxException(draft + ": no such file (-md)");
         }
         if (draftMax < 0 || draftMin < 0 || draftPMin < 0 || draftPMin > 1) {
             throw new PanamaxException("--draft and --draft-min must be >= 0 and --draft-p-min in [0, 1]");
         }
+        return Model.open(draft);
+    }
+
+    SessionOptions sessionOptions(SessionOptions target) {
+        // the draft takes what is left of the same GPU (as many of its layers as fit)
+        dev.panamax.engine.backend.BackendOptions b = target.backend();
+        return new SessionOptions(target.context(), target.batch(), ModelOptions.cacheType("-ctkd", draftCacheK),
+                ModelOptions.cacheType("-ctvd", draftCacheV), draftThreads != null ? draftThreads : target.threads(),
+                new dev.panamax.engine.backend.BackendOptions(b.disabled(), b.layers() == 0 ? 0 : -1, b.mainDevice(),
+                        b.reserveBytes(), b.limitBytes()));
+    }
+
+    DraftModel drafter(Model target, Model draftModel, Session draftSession) {
         List<String[]> pairs = new ArrayList<>();
         for (int i = 0; i + 1 < replacements.size(); i += 2) {
             pairs.add(new String[] {unescape(replacements.get(i)), unescape(replacements.get(i + 1))});
         }
-        Model m = Model.open(draft);
-        try {
-            SessionOptions o = new SessionOptions(targetOptions.context(), targetOptions.batch(),
-                    ModelOptions.cacheType("-ctkd", draftCacheK), ModelOptions.cacheType("-ctvd", draftCacheV),
-                    draftThreads != null ? draftThreads : targetOptions.threads());
-            // the draft takes what is left of the same GPU (as many of its layers as fit)
-            dev.panamax.engine.backend.BackendOptions b = targetOptions.backend();
-            o = o.withBackend(new dev.panamax.engine.backend.BackendOptions(b.disabled(), b.layers() == 0 ? 0 : -1,
-                    b.mainDevice(), b.reserveBytes(), b.limitBytes()));
-            Session s = m.newSession(o);
-            VocabBridge bridge = new VocabBridge(target.tokenizer(), m.tokenizer(), pairs);
-            return new Draft(m, s, new DraftModel(s, m.tokenizer(), bridge, draftMax, draftMin, draftPMin));
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        VocabBridge bridge = new VocabBridge(target.tokenizer(), draftModel.tokenizer(), pairs);
+        return new DraftModel(draftSession, draftModel.tokenizer(), bridge, draftMax, draftMin, draftPMin);
     }
 
     /** Lets \n and \t be typed in --spec-replace arguments. */

@@ -36,10 +36,15 @@ final class GenerationOptions {
     String system;
 
     boolean thinkEnabled() {
-        return switch (think.toLowerCase(Locale.ROOT)) {
+        return onOff("--think", think);
+    }
+
+    /** An on/off option's value (also true/false, yes/no). */
+    static boolean onOff(String option, String value) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
             case "on", "true", "yes" -> true;
             case "off", "false", "no" -> false;
-            default -> throw new PanamaxException("--think must be on or off, got '" + think + "'");
+            default -> throw new PanamaxException(option + " must be on or off, got '" + value + "'");
         };
     }
 

@@ -18,7 +18,8 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = Panamax.Version.class,
         description = "Pure-Java LLM inference for GGUF models.",
-        subcommands = {RunCommand.class, ChatCommand.class, TokenizeCommand.class, InspectCommand.class, PlanCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, TokenizeCommand.class, InspectCommand.class,
+            PlanCommand.class, QuantizeCommand.class, ConvertCommand.class, PerplexityCommand.class,
             CommandLine.HelpCommand.class})
 public final class Panamax implements Runnable {
 

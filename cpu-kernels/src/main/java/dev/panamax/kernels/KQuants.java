@@ -272,6 +272,13 @@ final class KQuants {
      */
     static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] w, int wo, byte[] L, int lo,
             float[] mins, int mo, byte[] laux, float rmin, float rdelta, int nstep, boolean useMad) {
+        return makeQkx2Quants(n, nmax, x, xo, w, wo, L, lo, mins, mo, laux, rmin, rdelta, nstep, useMad, null);
+    }
+
+    /** As above; with scratch (and a vector unit) the candidate loop runs in {@link CandidateSearch}, same bytes. */
+    static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] w, int wo, byte[] L, int lo,
+            float[] mins, int mo, byte[] laux, float rmin, float rdelta, int nstep, boolean useMad,
+            CandidateSearch.Scratch scratch) {
         float min = x[xo];
         float max = x[xo];
         float sumW = w[wo];
@@ -312,6 +319,13 @@ final class KQuants {
         if (nstep < 1) {
             mins[mo] = -min;
             return scale;
+        }
+        if (scratch != null && CandidateSearch.ENABLED) {
+            float[] out = scratch.out;
+            CandidateSearch.qkx2Candidates(n, nmax, x, xo, w, wo, L, lo, rmin, rdelta, nstep, useMad, min, max, sumW,
+                    sumX, bestError, scale, out, scratch);
+            mins[mo] = -out[1];
+            return out[0];
         }
         for (int is = 0; is <= nstep; is++) {
             iscale = (rmin + rdelta * is + nmax) / (max - min);
@@ -358,6 +372,11 @@ final class KQuants {
      * -nmax..nmax-1 stored as level+nmax in L[lo..]; returns the scale.
      */
     static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+        return makeQxQuants(n, nmax, x, xo, L, lo, null);
+    }
+
+    /** As above; with scratch (and a vector unit) the candidate loop runs in {@link CandidateSearch}, same bytes. */
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo, CandidateSearch.Scratch scratch) {
         float max = 0;
         float amax = 0;
         for (int i = 0; i < n; i++) {
@@ -387,6 +406,9 @@ final class KQuants {
         }
         float scale = suml2 != 0 ? sumlx / suml2 : 0f;
         float best = scale * sumlx;
+        if (scratch != null && CandidateSearch.ENABLED) {
+            return CandidateSearch.qxCandidates(n, nmax, x, xo, L, lo, max, scale, best, scratch);
+        }
         for (int is = -9; is <= 9; is++) {
             if (is == 0) {
                 continue;

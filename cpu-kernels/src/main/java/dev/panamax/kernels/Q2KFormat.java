@@ -99,6 +99,7 @@ final class Q2KFormat implements QuantFormat {
         float[] mins = new float[16];
         float[] scales = new float[16];
         byte[] y = new byte[BLOCK];
+        CandidateSearch.Scratch scratch = new CandidateSearch.Scratch();
         for (int b = 0; b < nb; b++) {
             int x = srcOffset + b * QK_K;
             java.util.Arrays.fill(y, (byte) 0);
@@ -109,7 +110,7 @@ final class Q2KFormat implements QuantFormat {
                     weights[l] = Math.abs(src[x + 16 * j + l]);
                 }
                 scales[j] = KQuants.makeQkx2Quants(16, 3, src, x + 16 * j, weights, 0, L, 16 * j, mins, j, laux,
-                        -0.5f, 0.1f, 15, true);
+                        -0.5f, 0.1f, 15, true, scratch);
                 if (scales[j] > maxScale) {
                     maxScale = scales[j];
                 }

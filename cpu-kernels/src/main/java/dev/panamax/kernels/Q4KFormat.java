@@ -106,6 +106,7 @@ final class Q4KFormat implements QuantFormat {
         float[] mins = new float[8];
         float[] scales = new float[8];
         byte[] y = new byte[BLOCK];
+        CandidateSearch.Scratch scratch = new CandidateSearch.Scratch();
         for (int b = 0; b < nb; b++) {
             int x = srcOffset + b * QK_K;
             java.util.Arrays.fill(y, (byte) 0);
@@ -121,7 +122,7 @@ final class Q4KFormat implements QuantFormat {
                     weights[l] = avX + Math.abs(src[x + 32 * j + l]);
                 }
                 scales[j] = KQuants.makeQkx2Quants(32, 15, src, x + 32 * j, weights, 0, L, 32 * j, mins, j, laux,
-                        -1f, 0.1f, 20, false);
+                        -1f, 0.1f, 20, false, scratch);
                 if (scales[j] > maxScale) {
                     maxScale = scales[j];
                 }

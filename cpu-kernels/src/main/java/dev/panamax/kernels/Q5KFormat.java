@@ -107,6 +107,7 @@ final class Q5KFormat implements QuantFormat {
         float[] mins = new float[8];
         float[] scales = new float[8];
         byte[] y = new byte[BLOCK];
+        CandidateSearch.Scratch scratch = new CandidateSearch.Scratch();
         for (int b = 0; b < nb; b++) {
             int x = srcOffset + b * QK_K;
             java.util.Arrays.fill(y, (byte) 0);
@@ -122,7 +123,7 @@ final class Q5KFormat implements QuantFormat {
                     weights[l] = avX + Math.abs(src[x + 32 * j + l]);
                 }
                 scales[j] = KQuants.makeQkx2Quants(32, 31, src, x + 32 * j, weights, 0, L, 32 * j, mins, j, laux,
-                        -0.5f, 0.1f, 15, false);
+                        -0.5f, 0.1f, 15, false, scratch);
                 if (scales[j] > maxScale) {
                     maxScale = scales[j];
                 }

@@ -101,13 +101,14 @@ final class Q6KFormat implements QuantFormat {
         byte[] L = new byte[QK_K];
         float[] scales = new float[16];
         byte[] y = new byte[BLOCK];
+        CandidateSearch.Scratch scratch = new CandidateSearch.Scratch();
         for (int b = 0; b < nb; b++) {
             int x = srcOffset + b * QK_K;
             java.util.Arrays.fill(y, (byte) 0);
             float maxScale = 0;
             float maxAbsScale = 0;
             for (int ib = 0; ib < 16; ib++) {
-                float scale = KQuants.makeQxQuants(16, 32, src, x + 16 * ib, L, 16 * ib);
+                float scale = KQuants.makeQxQuants(16, 32, src, x + 16 * ib, L, 16 * ib, scratch);
                 scales[ib] = scale;
                 float abs = Math.abs(scale);
                 if (abs > maxAbsScale) {

@@ -5,8 +5,10 @@ import dev.panamax.engine.model.RopeOverrides;
 import dev.panamax.engine.model.Weights;
 import dev.panamax.engine.tokenizer.Tokenizer;
 import dev.panamax.gguf.GgufFile;
+import dev.panamax.kernels.WorkerPool;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * A model: its mapped GGUF file, configuration and weights. Weights stay in the mapping; one
@@ -70,7 +72,16 @@ public final class Model implements AutoCloseable {
     }
 
     public Session newSession(SessionOptions options) {
-        return new Session(this, options);
+        return new Session(this, options, null, null);
+    }
+
+    /**
+     * A session computing on a pool shared with other sessions (of this or other models): concurrent
+     * sessions then take turns per parallel loop instead of oversubscribing the cores. The pool's
+     * thread count replaces {@code options.threads()}; closing the session leaves the pool open.
+     */
+    public Session newSession(SessionOptions options, WorkerPool sharedPool) {
+        return new Session(this, options, Objects.requireNonNull(sharedPool, "sharedPool"), null);
     }
 
     /**
@@ -78,7 +89,7 @@ public final class Model implements AutoCloseable {
      * the accelerator found by detection; null means detect as usual.
      */
     public Session newSession(SessionOptions options, dev.panamax.engine.backend.Backend backend) {
-        return new Session(this, options, backend);
+        return new Session(this, options, null, Objects.requireNonNull(backend, "backend"));
     }
 
     @Override

@@ -33,6 +33,7 @@ public final class Session implements AutoCloseable {
     private final Weights weights;
     private final SessionOptions options;
     private final WorkerPool pool;
+    private final boolean ownsPool;
     private final KvCache cache;
     private final List<LayerRunner> runners;
     private final LayerRunner deviceHead;   // the last runner when it owns the output head, else null
@@ -44,12 +45,13 @@ public final class Session implements AutoCloseable {
     private final float[] logits;
     private int position;
 
-    Session(Model model, SessionOptions options) {
-        this(model, options, null);
-    }
-
-    /** A session whose last layers run on {@code backend} as planned (null: detect one with the options). */
-    Session(Model model, SessionOptions options, Backend backend) {
+    /**
+     * @param sharedPool compute threads shared with other sessions (not closed with this one), or
+     *     null for a pool of {@code options.threads()} threads owned by the session
+     * @param backend the accelerator for the last layers (as {@link SessionOptions#backend()} plans),
+     *     or null to detect one with those options
+     */
+    Session(Model model, SessionOptions options, WorkerPool sharedPool, Backend backend) {
         this.config = model.config();
         this.weights = model.weights();
         this.options = options;
@@ -77,11 +79,14 @@ public final class Session implements AutoCloseable {
         }
         this.backendSummary = offload.summary();
         int cpuLayers = device == null ? config.layers() : device.firstLayer();
-        this.pool = new WorkerPool(options.threads());
+        this.ownsPool = sharedPool == null;
+        this.pool = ownsPool ? new WorkerPool(options.threads()) : sharedPool;
         try {
             this.cache = new KvCache(config, cpuLayers, options.context(), options.keyType(), options.valueType());
         } catch (RuntimeException e) {
-            pool.close();
+            if (ownsPool) {
+                pool.close();
+            }
             if (device != null) {
                 device.close();
             }
@@ -121,6 +126,11 @@ public final class Session implements AutoCloseable {
 
     public int vocab() {
         return config.vocab();
+    }
+
+    /** Tokens per forward pass of the layers while prefilling (forward calls split at multiples of it compute the same). */
+    public int microBatch() {
+        return microBatch;
     }
 
     /**
@@ -228,6 +238,8 @@ public final class Session implements AutoCloseable {
     public void close() {
         runners.forEach(LayerRunner::close);
         cache.close();
-        pool.close();
+        if (ownsPool) {
+            pool.close();
+        }
     }
 }

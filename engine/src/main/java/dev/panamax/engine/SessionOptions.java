@@ -12,20 +12,22 @@ import dev.panamax.kernels.WorkerPool;
  * @param keyType KV cache key type (-ctk): F32, F16 or Q8_0
  * @param valueType KV cache value type (-ctv)
  * @param threads compute threads (-t)
- * @param backend accelerator use (-ngl, --no-gpu, --main-gpu, --vram-reserve, --vram-limit)
+ * @param backend accelerator use (-ngl, --no-gpu, --main-gpu, --vram-reserve, --vram-limit); a session
+ *     uses a GPU only when asked ({@link #withBackend}, e.g. {@code BackendOptions.auto()}), so
+ *     front ends opt in one by one (each session uploads its own copy of the offloaded weights)
  */
 public record SessionOptions(int context, int batch, GgmlType keyType, GgmlType valueType, int threads,
         BackendOptions backend) {
 
     public SessionOptions {
         if (backend == null) {
-            backend = BackendOptions.auto();
+            backend = BackendOptions.cpuOnly();
         }
     }
 
-    /** Settings with the default accelerator use (a GPU when a plugin finds one, as many layers as fit). */
+    /** Settings for a session on the CPU. */
     public SessionOptions(int context, int batch, GgmlType keyType, GgmlType valueType, int threads) {
-        this(context, batch, keyType, valueType, threads, BackendOptions.auto());
+        this(context, batch, keyType, valueType, threads, BackendOptions.cpuOnly());
     }
 
     public static SessionOptions defaults() {

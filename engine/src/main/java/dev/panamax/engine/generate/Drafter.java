@@ -4,7 +4,7 @@ package dev.panamax.engine.generate;
  * Proposes the next tokens (in the target's vocabulary) for speculative decoding, given the
  * target's committed tokens.
  */
-public interface Drafter {
+public interface Drafter extends AutoCloseable {
     /** Up to {@code max} proposed target tokens following {@code history[0..length)}; may be empty. */
     int[] propose(int[] history, int length, int max);
 
@@ -13,4 +13,9 @@ public interface Drafter {
 
     /** Forget cached state (a new conversation). */
     void reset();
+
+    /** Releases what the drafter owns (nothing by default). */
+    @Override
+    default void close() {
+    }
 }

@@ -92,8 +92,11 @@ public final class Generator {
         session.truncate(reused);
         historyLength = reused;
         float[] logits = new float[session.vocab()];
-        evaluate(prompt, reused, prompt.length - reused, logits);
+        boolean evaluated = evaluate(prompt, reused, prompt.length - reused, logits, cancelled);
         long t1 = System.nanoTime();
+        if (!evaluated) {
+            return new Result(new int[0], "", StopReason.CANCELLED, prompt.length, reused, t1 - t0, 0, SpecStats.NONE);
+        }
 
         Sampler sampler = new Sampler(settings.sampling(), session.vocab());
         Emitter emitter = new Emitter(tokenizer, settings, onText, cancelled);
@@ -220,11 +223,27 @@ public final class Generator {
         return sampler.drawExcluding(p, drafted);
     }
 
-    private void evaluate(int[] tokens, int off, int count, float[] logits) {
-        session.forward(tokens, off, count, count - 1, (i, l, o) -> System.arraycopy(l, o, logits, 0, logits.length));
-        for (int i = 0; i < count; i++) {
-            push(tokens[off + i]);
+    /** Prefills in micro-batches, checking for cancellation between them; false when cancelled. */
+    private boolean evaluate(int[] tokens, int off, int count, float[] logits, BooleanSupplier cancelled) {
+        int step = session.microBatch();
+        for (int done = 0; done < count; done += step) {
+            if (cancelled.getAsBoolean()) {
+                return false;
+            }
+            int n = Math.min(step, count - done);
+            boolean lastChunk = done + n == count;
+            session.forward(tokens, off + done, n, lastChunk ? n - 1 : n,
+                    (i, l, o) -> System.arraycopy(l, o, logits, 0, logits.length));
+            for (int i = 0; i < n; i++) {
+                push(tokens[off + done + i]);
+            }
         }
+        return true;
+    }
+
+    /** How many leading tokens of {@code prompt} this generator's session already holds. */
+    public int cachedPrefix(int[] prompt) {
+        return commonPrefix(prompt);
     }
 
     private void push(int token) {

@@ -27,6 +27,9 @@ public final class LayerTypes {
         if (!(root instanceof List<?> list)) {
             throw new PanamaxException(source + ": expected a JSON list of [layer, \"TYPE\"] pairs");
         }
+        if (list.isEmpty()) {
+            throw new PanamaxException(source + ": the list is empty; expected [layer, \"TYPE\"] pairs such as [[0,\"Q4_K_M\"]]");
+        }
         Map<Integer, QuantMix> out = new TreeMap<>();
         for (int i = 0; i < list.size(); i++) {
             if (!(list.get(i) instanceof List<?> pair) || pair.size() != 2 || !(pair.get(0) instanceof Number n)
@@ -38,9 +41,6 @@ public final class LayerTypes {
                 throw new PanamaxException(source + ": entry " + i + " has layer " + n + ", expected a layer index >= 0");
             }
             QuantMix mix = QuantMix.parse(source + ": layer " + layer, type);
-            if (!mix.isQuantized()) {
-                throw new PanamaxException(source + ": layer " + layer + " type " + type + " is not a quantization mix");
-            }
             if (out.put(layer, mix) != null) {
                 throw new PanamaxException(source + ": layer " + layer + " is listed twice");
             }
@@ -68,7 +68,8 @@ public final class LayerTypes {
         }
         if (!missing.isEmpty()) {
             if (!high) {
-                throw new PanamaxException(source + ": layers " + missing + " are missing (the model has " + layers
+                throw new PanamaxException(source + ": " + (missing.size() == 1 ? "layer " : "layers ") + ranges(missing)
+                        + (missing.size() == 1 ? " is" : " are") + " missing (the model has " + layers
                         + " layers; list them all, or pass --layer-types-high to give unlisted layers the highest listed type)");
             }
             QuantMix best = types.values().stream().max(java.util.Comparator.comparingDouble(LayerTypes::precision))
@@ -79,8 +80,9 @@ public final class LayerTypes {
     }
 
     /**
-     * Scales a list made for {@code fromLayers} layers to a model of {@code toLayers}: layer i takes
-     * the type of the recipe layer at the same relative depth.
+     * Scales a list made for {@code fromLayers} layers to a model of {@code toLayers}: layer i covers
+     * the recipe layers at the same relative depth, [i*from/to, (i+1)*from/to), and takes the
+     * highest-precision mix among them (so the sensitive first and last layers keep their bits).
      */
     public static Map<Integer, QuantMix> scale(Map<Integer, QuantMix> types, int fromLayers, int toLayers) {
         if (fromLayers == toLayers) {
@@ -88,8 +90,16 @@ public final class LayerTypes {
         }
         Map<Integer, QuantMix> out = new TreeMap<>();
         for (int i = 0; i < toLayers; i++) {
-            int j = (int) Math.min(fromLayers - 1, Math.floor((i + 0.5) * fromLayers / toLayers));
-            out.put(i, types.get(j));
+            int lo = (int) ((long) i * fromLayers / toLayers);
+            int hi = (int) Math.min(fromLayers, Math.max(lo + 1, ((long) (i + 1) * fromLayers + toLayers - 1) / toLayers));
+            QuantMix best = null;
+            for (int j = lo; j < hi; j++) {
+                QuantMix m = types.get(j);
+                if (m != null && (best == null || precision(m) > precision(best))) {
+                    best = m;
+                }
+            }
+            out.put(i, best);
         }
         return out;
     }
@@ -98,6 +108,26 @@ public final class LayerTypes {
     static double precision(QuantMix m) {
         double base = m.defaultType().bitsPerWeight();
         return m.ordinal() * 1e-3 + base; // ties (e.g. Q4_K_S < Q4_K_M < Q4_K_L) broken by declaration order
+    }
+
+    /** [1, 2, 3, 7] -> "1-3, 7". */
+    static String ranges(List<Integer> sorted) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < sorted.size(); ) {
+            int j = i;
+            while (j + 1 < sorted.size() && sorted.get(j + 1) == sorted.get(j) + 1) {
+                j++;
+            }
+            if (sb.length() > 0) {
+                sb.append(", ");
+            }
+            sb.append(sorted.get(i));
+            if (j > i) {
+                sb.append('-').append(sorted.get(j));
+            }
+            i = j + 1;
+        }
+        return sb.toString();
     }
 
     private static String firstLine(String s) {

@@ -70,14 +70,34 @@ public enum QuantMix {
         return defaultType.isQuantized();
     }
 
+    /**
+     * Parses a mix name, case-insensitively, with llama-quantize's aliases (Q3_K = Q3_K_M,
+     * Q4_K = Q4_K_M, Q5_K = Q5_K_M). {@code what} names the option or file in the error.
+     */
     public static QuantMix parse(String what, String name) {
+        return find(name).orElseThrow(() -> new PanamaxException(what + ": unknown quantization type '" + name
+                + "' (known: " + Arrays.stream(values()).map(Enum::name).toList() + ")"));
+    }
+
+    /** {@link #parse} without the error. */
+    public static java.util.Optional<QuantMix> find(String name) {
         String n = name.strip().toUpperCase(Locale.ROOT);
+        switch (n) {
+            case "Q3_K" -> n = "Q3_K_M";
+            case "Q4_K" -> n = "Q4_K_M";
+            case "Q5_K" -> n = "Q5_K_M";
+            default -> { }
+        }
         for (QuantMix m : values()) {
             if (m.name().equals(n)) {
-                return m;
+                return java.util.Optional.of(m);
             }
         }
-        throw new PanamaxException(what + ": unknown quantization type '" + name + "' (known: "
-                + Arrays.stream(values()).map(Enum::name).toList() + ")");
+        return java.util.Optional.empty();
+    }
+
+    /** The mix whose general.file_type id is {@code id} (llama-quantize accepts the number as TYPE). */
+    public static java.util.Optional<QuantMix> byFileTypeId(int id) {
+        return Arrays.stream(values()).filter(m -> m.fileLevel && m.fileType.id() == id).findFirst();
     }
 }

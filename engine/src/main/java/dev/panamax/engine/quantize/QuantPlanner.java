@@ -1,6 +1,7 @@
 package dev.panamax.engine.quantize;
 
 import dev.panamax.gguf.GgmlType;
+import dev.panamax.gguf.PanamaxException;
 import dev.panamax.gguf.TensorInfo;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -9,9 +10,21 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Decides every tensor's output type the way llama-quantize does: tensors in llama.cpp's order
- * (outside-layer tensors by name, then layer by layer, names sorted), rules per mix, first
- * matching --tensor-type, row-length fallbacks, then the token-embedding / output overrides.
+ * Decides every tensor's output type the way llama-quantize does (llama_tensor_get_type), in
+ * llama.cpp's tensor order (the model loader's weight map: tensors outside layers first, then layer
+ * by layer, names sorted within each):
+ * <ol>
+ *   <li>tensors that are not quantized (1-D, norms) keep their type; so does output.weight with
+ *       --leave-output-tensor;
+ *   <li>--token-embedding-type for token_embd, --output-tensor-type for output.weight: taken as
+ *       given;
+ *   <li>a mix whose default type is not quantized (F32, F16, BF16) gives that type;
+ *   <li>the first --tensor-type rule whose regex matches the name; else, unless --pure, the mix
+ *       rules ({@link MixRules}; a tied token embedding follows the output rule, where
+ *       --output-tensor-type also applies); else the default type;
+ *   <li>the row-length fallback ({@link MixRules#fallback}).
+ * </ol>
+ * In hybrid recipes, the mix is the tensor's layer's mix (the base mix outside layers).
  */
 public final class QuantPlanner {
     private static final Pattern LAYER = Pattern.compile("^blk\\.(\\d+)\\.");
@@ -40,45 +53,61 @@ public final class QuantPlanner {
 
     static TensorPlan decide(TensorInfo t, Recipe r, MixRules.ModelFacts facts) {
         String name = t.name();
-        if (!MixRules.isQuantizable(name, t.dims())) {
-            return new TensorPlan(t, t.type(), "kept (1-D or norm)");
+        if (!MixRules.isQuantizable(name, t.ne())) {
+            return new TensorPlan(t, t.type(), "not quantized (1-D or norm)");
         }
         if (r.leaveOutput() && name.equals("output.weight")) {
             return new TensorPlan(t, t.type(), "kept (--leave-output-tensor)");
         }
-        boolean tiedEmbedding = !facts.hasOutput() && name.equals("token_embd.weight");
         if (r.tokenEmbeddingType() != null && name.equals("token_embd.weight")) {
-            return new TensorPlan(t, r.tokenEmbeddingType(), "--token-embedding-type");
+            return new TensorPlan(t, fits(t, r.tokenEmbeddingType(), "--token-embedding-type"), "--token-embedding-type");
         }
-        if (r.outputTensorType() != null && (name.equals("output.weight") || tiedEmbedding)) {
-            return new TensorPlan(t, r.outputTensorType(), "--output-tensor-type");
+        if (r.outputTensorType() != null && name.equals("output.weight")) {
+            return new TensorPlan(t, fits(t, r.outputTensorType(), "--output-tensor-type"), "--output-tensor-type");
         }
         int layer = layerOf(name);
         QuantMix mix = r.mixFor(layer);
         GgmlType type = mix.defaultType();
+        String reason = layer >= 0 && r.hasLayerTypes() ? "layer " + layer + " " + mix.name() : mix.name();
         if (!type.isQuantized()) {
-            return new TensorPlan(t, type, mix.name());
+            return new TensorPlan(t, type, reason);
         }
-        String reason = null;
+        boolean manual = false;
         for (Recipe.TensorTypeRule rule : r.tensorTypes()) {
             if (rule.pattern().matcher(name).find()) {
                 type = rule.type();
                 reason = "--tensor-type " + rule.pattern().pattern();
+                manual = true;
                 break;
             }
         }
-        if (reason == null) {
+        if (!manual) {
             if (r.pure()) {
-                reason = mix.name() + " (--pure)";
+                reason += " (--pure)";
+            } else if (r.outputTensorType() != null && MixRules.followsOutputRule(name, facts)) {
+                type = r.outputTensorType();
+                reason = "--output-tensor-type (tied embedding)";
             } else {
-                type = MixRules.ruleType(name, layer, mix, false, facts); // --layer-types-high only fills unlisted layers
-                reason = layer >= 0 && !r.layerTypes().isEmpty() ? "layer " + layer + " " + mix.name() : mix.name();
+                type = MixRules.ruleType(name, t.rowLength(), layer, mix, facts);
+                if (MixRules.followsOutputRule(name, facts) && name.equals("token_embd.weight")) {
+                    reason += ", tied embedding: output rule";
+                }
             }
         }
         GgmlType fitted = MixRules.fallback(type, t.rowLength());
         if (fitted != type) {
-            reason += ", fallback: rows of " + t.rowLength() + " do not fit " + type;
+            reason += "; rows of " + t.rowLength() + " do not fit " + type + " blocks: fallback";
         }
         return new TensorPlan(t, fitted, reason);
+    }
+
+    /** An explicit override llama.cpp applies without fallback: it must fit, or it is the user's error. */
+    private static GgmlType fits(TensorInfo t, GgmlType type, String option) {
+        if (t.rowLength() % type.blockValues() != 0) {
+            throw new PanamaxException(option + " " + type + ": rows of " + t.name() + " have " + t.rowLength()
+                    + " values, not a whole number of " + type + " blocks of " + type.blockValues()
+                    + " (choose a type with " + (t.rowLength() % 32 == 0 ? "32-value blocks, e.g. Q8_0 or Q5_0)" : "no blocks, e.g. F16)"));
+        }
+        return type;
     }
 }

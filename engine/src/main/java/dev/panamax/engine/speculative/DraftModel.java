@@ -20,6 +20,7 @@ public final class DraftModel implements Drafter {
     private final float pMin;
     private int[] cached = new int[0];   // draft tokens whose keys/values the draft session holds
     private final float[] logits;
+    private boolean ownsSession;
 
     public DraftModel(Session session, Tokenizer tokenizer, VocabBridge bridge, int maxDraft, int minDraft, float pMin) {
         this.session = session;
@@ -29,6 +30,19 @@ public final class DraftModel implements Drafter {
         this.minDraft = minDraft;
         this.pMin = pMin;
         this.logits = new float[session.vocab()];
+    }
+
+    /** Makes {@link #close()} close the draft session too (when this drafter is its only user). */
+    public DraftModel owningSession() {
+        ownsSession = true;
+        return this;
+    }
+
+    @Override
+    public void close() {
+        if (ownsSession) {
+            session.close();
+        }
     }
 
     @Override
