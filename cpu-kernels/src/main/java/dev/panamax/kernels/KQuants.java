@@ -4,7 +4,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -56,6 +58,23 @@ final class KQuants {
     static final VectorSpecies<Byte> SB16 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
     static final VectorSpecies<Integer> I16W = VectorSpecies.of(int.class, S16.vectorShape());
     static final VectorSpecies<Float> F16W = VectorSpecies.of(float.class, S16.vectorShape());
+
+    // ---- the 256-bit kernels ---------------------------------------------------------------
+
+    /**
+     * Whether the 256-bit decode kernels run: the chosen shape is at least 256 bits. They are written
+     * for exactly 16 short / 8 int lanes (on 512-bit machines too: a 16-value group then fills one
+     * vector, and 256-bit instructions keep AVX-512 clocks up); at 128 bits the width-generic
+     * kernels run instead.
+     */
+    static final boolean V256 = VectorShapes.SHAPE.vectorBitSize() >= 256;
+    static final VectorSpecies<Short> S2 = ShortVector.SPECIES_256;
+    static final VectorSpecies<Integer> I2 = IntVector.SPECIES_256;
+    static final VectorSpecies<Float> F2 = FloatVector.SPECIES_256;
+    /** 16 bytes: zero-extended into one S2 vector. */
+    static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
+    /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into one I2 vector. */
+    static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
 
     /** Widening load of S.length() bytes from a segment. */
     static ShortVector loadS(MemorySegment m, long off) {
