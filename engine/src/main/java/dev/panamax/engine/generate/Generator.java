@@ -117,7 +117,7 @@ public final class Generator {
                 reason = StopReason.CONTEXT;
                 break;
             }
-            logits = session.decode(token);
+            logits = session.decodeInPlace(token);
         }
         if (reason != StopReason.STOP_STRING) {
             stops.accept(detok.flush());
