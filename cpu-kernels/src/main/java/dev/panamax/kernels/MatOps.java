@@ -9,10 +9,8 @@ package dev.panamax.kernels;
 public final class MatOps {
     /** Rows per partition unit: keeps each thread's range a whole number of cache-friendly rows. */
     private static final int ROW_GRAIN = 16;
-    /** Tokens per {@link QuantFormat#dotTokens} call in a matmul. */
-    static final int TOKEN_TILE = 4;
-    /** Rows that stay in cache while every token passes over them. */
-    private static final int ROW_TILE = 16;
+    /** Bytes of activations one {@link QuantFormat#dotTokens} call should read (they stay in L2 across rows). */
+    private static final int TOKEN_TILE_BYTES = 192 * 1024;
 
     private MatOps() {}
 
@@ -81,20 +79,54 @@ public final class MatOps {
         });
     }
 
-    /** Rows [start, end) of w times every token, in row tiles that stay in cache across token tiles. */
+    /**
+     * Rows [start, end) of w times every token. The K-quants go through the float kernel
+     * ({@link FloatDot}): a tile of rows is dequantized once into scratch, then every group of four
+     * tokens passes over the tile while its activations stay in L1 and the tile in L2. The others
+     * use their {@link QuantFormat#dotTokens} a tile of tokens at a time (for the 32-value types the
+     * int16 kernels of {@link Int8Dot} measured faster than the float kernel).
+     */
     private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] out, int tokens, int start, int end) {
         QuantFormat f = w.format();
         long rowBytes = w.rowBytes();
         int rows = w.rows();
-        for (int r0 = start; r0 < end; r0 += ROW_TILE) {
-            int r1 = Math.min(end, r0 + ROW_TILE);
-            for (int t0 = 0; t0 < tokens; t0 += TOKEN_TILE) {
-                int tn = Math.min(TOKEN_TILE, tokens - t0);
+        int cols = w.cols();
+        if (f.activationType() == ActivationType.Q8_K) {
+            float[] act = x.q8_KFloat();
+            int tile = rowTile(cols);
+            float[] wf = FloatDot.row(tile * cols);
+            for (int r0 = start; r0 < end; r0 += tile) {
+                int r1 = Math.min(end, r0 + tile);
                 for (int r = r0; r < r1; r++) {
-                    f.dotTokens(w.data(), r * rowBytes, x, t0, tn, out, t0 * rows + r, rows);
+                    f.dequantize(w.data(), r * rowBytes, wf, (r - r0) * cols, cols);
+                }
+                for (int t0 = 0; t0 < tokens; t0 += 4) {
+                    int tn = Math.min(4, tokens - t0);
+                    for (int r = r0; r < r1; r++) {
+                        FloatDot.dotTokens(wf, (r - r0) * cols, cols, act, t0, tn, out, t0 * rows + r, rows);
+                    }
                 }
             }
+            return;
         }
+        int tile = tokenTile(cols);
+        for (int t0 = 0; t0 < tokens; t0 += tile) {
+            int tn = Math.min(tile, tokens - t0);
+            for (int r = start; r < end; r++) {
+                f.dotTokens(w.data(), r * rowBytes, x, t0, tn, out, t0 * rows + r, rows);
+            }
+        }
+    }
+
+    /** Rows dequantized together for the float kernel: about 96 KiB of floats, 1 to 16 rows. */
+    static int rowTile(int cols) {
+        return Math.max(1, Math.min(16, 96 * 1024 / (4 * cols)));
+    }
+
+    /** Tokens per dotTokens call for rows of {@code cols} values: a multiple of 4 in [4, 64]. */
+    static int tokenTile(int cols) {
+        int t = TOKEN_TILE_BYTES / (4 * Math.max(1, cols));
+        return Math.max(4, Math.min(64, t & ~3));
     }
 
     private static void check(QuantMatrix w, Activations x) {

@@ -200,6 +200,7 @@ final class Q3KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -207,35 +208,6 @@ final class Q3KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o + 108);
-            long s8 = w.get(LONG_LE, o + 96);
-            int s4 = w.get(INT_LE, o + 104);
-            for (int h = 0; h < 2; h++) {
-                long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
-                for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
-                    ShortVector hm = loadS16(w, o + l).lanewise(VectorOperators.LSHL, 2);
-                    for (int j = 0; j < 4; j++) {
-                        short scj = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
-                        level(qs, hm, j, 4 * h + j).mul(scj).intoArray(qd, 128 * h + 32 * j + l);
-                    }
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotFolded(qd, a, tb * QK_K, 2);
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }

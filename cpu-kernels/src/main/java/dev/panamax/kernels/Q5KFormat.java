@@ -199,6 +199,7 @@ final class Q5KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -206,49 +207,6 @@ final class Q5KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        int[] bsum = x.q8_KSum16();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        int[] sc = s.sc;
-        int[] mn = s.m;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o);
-            float dmin = fp16(w, o + 2);
-            long s8 = w.get(LONG_LE, o + 4);
-            int s4 = w.get(INT_LE, o + 12);
-            long scp = KQuants.unpackScalesK4(s8, s4);
-            long mnp = KQuants.unpackMinsK4(s8, s4);
-            for (int j = 0; j < 8; j++) {
-                sc[j] = (int) (scp >>> (8 * j)) & 0xFF;
-                mn[j] = (int) (mnp >>> (8 * j)) & 0xFF;
-            }
-            for (int c = 0; c < 4; c++) {
-                for (int k = 0; k < 32; k += S.length()) {
-                    ShortVector v = loadS(w, o + 48 + 32 * c + k);
-                    ShortVector h = loadS(w, o + 16 + k).lanewise(VectorOperators.LSHR, 2 * c);
-                    v.and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 4).and((short) 0x10)).intoArray(qd, 64 * c + k);
-                    v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 3).and((short) 0x10))
-                            .intoArray(qd, 64 * c + 32 + k);
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                int isum = KQuants.dotGroups32(qd, sc, a, tb * QK_K);
-                int msum = 0;
-                for (int j = 0; j < 8; j++) {
-                    msum += mn[j] * (bsum[tb * 16 + 2 * j] + bsum[tb * 16 + 2 * j + 1]);
-                }
-                float da = ad[tb];
-                out[outOffset + t * outStride] += d * da * isum - dmin * da * msum;
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }

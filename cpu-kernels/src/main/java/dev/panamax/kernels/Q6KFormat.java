@@ -242,6 +242,7 @@ final class Q6KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -249,39 +250,6 @@ final class Q6KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        int[] sc = s.sc;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o + 208);
-            for (int j = 0; j < 16; j++) {
-                sc[j] = w.get(ValueLayout.JAVA_BYTE, o + 192 + j);
-            }
-            for (int h = 0; h < 2; h++) {
-                for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector qh = loadS16(w, o + 128 + 32 * h + l);
-                    for (int m = 0; m < 2; m++) {
-                        ShortVector ql = loadS16(w, o + 64 * h + 32 * m + l);
-                        ShortVector hs = qh.lanewise(VectorOperators.LSHR, 2 * m);
-                        ql.and((short) 0xF).or(hs.lanewise(VectorOperators.LSHL, 4).and((short) 0x30)).sub((short) 32)
-                                .intoArray(qd, 128 * h + 32 * m + l);
-                        ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hs.and((short) 0x30)).sub((short) 32)
-                                .intoArray(qd, 128 * h + 32 * m + 64 + l);
-                    }
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotGroups16(qd, sc, a, tb * QK_K);
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }
