@@ -27,8 +27,9 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code panamax bench}: prompt-processing and generation speed of a model, llama-bench style. Each
- * test runs {@code -r} times after one untimed warm-up (which also lets the JIT compile the
- * kernels); the table shows the mean and standard deviation of tokens per second.
+ * test runs {@code -r} times after an untimed warm-up ({@code --warmup}, three seconds) of the same
+ * kind of work (the JIT compiles the kernels meanwhile); the table shows the mean and standard deviation
+ * of tokens per second.
  */
 @Command(name = "bench", sortOptions = false,
         description = {"Measure prompt processing (pp) and generation (tg) speed, like llama-bench.",
@@ -84,6 +85,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "512",
             description = "Prompt tokens per forward call (default: ${DEFAULT-VALUE}).")
     int batch;
+
+    @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "3",
+            description = "Untimed warm-up per test, while the JIT compiles the kernels (default: ${DEFAULT-VALUE}).")
+    double warmup;
 
     @Option(names = "--json", description = "Print the results as JSON instead of a table.")
     boolean json;
@@ -238,24 +243,32 @@ final class BenchCommand implements Callable<Integer> {
         if (depth > 0) {
             session.forward(tokens, 0, depth, depth, (i, l, o) -> { });
         }
-        double[] tps = new double[reps];
-        for (int r = -1; r < reps; r++) {
+        // warm-up, untimed: the JIT compiles the kernels during the first passes (seconds on a
+        // busy machine), so run the test's kind of work for at least --warmup seconds (once at least)
+        long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
+        do {
             session.truncate(depth);
-            long t0 = System.nanoTime();
             if (nPrompt > 0) {
-                // warm-up: a short prompt (the JIT compiles the batched kernels)
-                int n = r < 0 ? Math.min(nPrompt, 16) : nPrompt;
+                int n = Math.min(nPrompt, 32);
                 session.forward(tokens, 0, n, n - 1, (i, l, o) -> { });
             } else {
-                int n = r < 0 ? Math.min(nGen, 4) : nGen;
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < Math.min(nGen, 4); i++) {
                     session.forward(tokens, i, 1, 0, (j, l, o) -> { });
                 }
             }
-            long dt = System.nanoTime() - t0;
-            if (r >= 0) {
-                tps[r] = (nPrompt > 0 ? nPrompt : nGen) * 1e9 / dt;
+        } while (System.nanoTime() < warmEnd);
+        double[] tps = new double[reps];
+        for (int r = 0; r < reps; r++) {
+            session.truncate(depth);
+            long t0 = System.nanoTime();
+            if (nPrompt > 0) {
+                session.forward(tokens, 0, nPrompt, nPrompt - 1, (i, l, o) -> { });
+            } else {
+                for (int i = 0; i < nGen; i++) {
+                    session.forward(tokens, i, 1, 0, (j, l, o) -> { });
+                }
             }
+            tps[r] = (nPrompt > 0 ? nPrompt : nGen) * 1e9 / (System.nanoTime() - t0);
         }
         return new Result(test, threads, k.name().toLowerCase(Locale.ROOT), v.name().toLowerCase(Locale.ROOT), depth,
                 nPrompt, nGen, tps);

@@ -17,13 +17,14 @@ class BenchCommandTest {
     @Test
     void benchPrintsOneRowPerTestAndJsonWithSamples() throws Exception {
         String model = RunCommandTest.model("qwen2-f32");
-        CliRunner r = CliRunner.run("bench", "-m", model, "-p", "4,8", "-n", "3", "-r", "2", "-t", "1,2", "-ctk", "f32");
+        CliRunner r = CliRunner.run("bench", "-m", model, "-p", "4,8", "-n", "3", "-r", "2", "-t", "1,2", "-ctk", "f32",
+                "--warmup", "0");
         assertEquals(0, r.exitCode(), r.err());
         long rows = r.out().lines().filter(l -> l.startsWith("|") && (l.contains(" pp") || l.contains(" tg"))).count();
         assertEquals(6, rows, r.out());
         assertTrue(r.out().contains("pp8"), r.out());
         CliRunner j = CliRunner.run("bench", "-m", model, "-p", "4", "-n", "2", "-r", "3", "-t", "1", "-d", "0,5",
-                "-ctk", "f32", "--json");
+                "-ctk", "f32", "--warmup", "0", "--json");
         assertEquals(0, j.exitCode(), j.err());
         Map<String, Object> m = JSON.std.mapFrom(j.out());
         @SuppressWarnings("unchecked")
@@ -37,12 +38,12 @@ class BenchCommandTest {
     @Test
     void syntheticModelIsBuiltOnceWithProgress(@TempDir Path dir) throws Exception {
         CliRunner a = CliRunner.run("bench", "--synthetic", "tiny-qwen2:Q8_0", "--cache-dir", dir.toString(), "-p", "4",
-                "-n", "2", "-r", "1", "-t", "1");
+                "-n", "2", "-r", "1", "-t", "1", "--warmup", "0");
         assertEquals(0, a.exitCode(), a.err());
         assertTrue(a.err().contains("building tiny-qwen2:Q8_0") && a.err().contains("100%"), a.err());
         assertTrue(Files.isRegularFile(dir.resolve("tiny-qwen2-Q8_0.gguf")));
         CliRunner b = CliRunner.run("bench", "--synthetic", "tiny-qwen2:Q8_0", "--cache-dir", dir.toString(), "-p", "4",
-                "-n", "0", "-r", "1", "-t", "1");
+                "-n", "0", "-r", "1", "-t", "1", "--warmup", "0");
         assertEquals(0, b.exitCode(), b.err());
         assertTrue(!b.err().contains("building"), "cached: " + b.err());
     }
