@@ -43,8 +43,14 @@ if [ "$force" = 0 ] && [ -f "$ptx" ] && [ -f "$cubin" ] && [ -z "$(find "$src" -
 fi
 echo "build-ptx.sh: compiling CUDA kernels with $nvcc" >&2
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-"$nvcc" -ptx -arch=compute_80 -O3 -std=c++17 -o "$tmp/panamax.ptx" "$src/panamax.cu"
+# nvcc derives the names of internal symbols from the directory it compiles in, so the sources are
+# compiled from one fixed folder: the same bytes from every checkout (PtxFreshnessTest relies on it)
+fixed=/tmp/panamax-build-ptx
+exec 9>"$fixed.lock"
+flock 9
+trap 'rm -rf "$tmp" "$fixed"' EXIT
+rm -rf "$fixed" && mkdir -p "$fixed" && cp "$src"/* "$fixed"/
+(cd "$fixed" && "$nvcc" -ptx -arch=compute_80 -O3 -std=c++17 -o "$tmp/panamax.ptx" panamax.cu)
 gzip -9 -n -c "$tmp/panamax.ptx" > "$ptx.tmp"
 mv "$ptx.tmp" "$ptx"
 if [ -n "$ptxas" ]; then

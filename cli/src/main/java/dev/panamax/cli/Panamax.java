@@ -18,7 +18,7 @@ import picocli.CommandLine.ScopeType;
         mixinStandardHelpOptions = true,
         versionProvider = Panamax.Version.class,
         description = "Pure-Java LLM inference for GGUF models.",
-        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, TokenizeCommand.class, InspectCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, ServeCommand.class, TokenizeCommand.class, InspectCommand.class, BenchCommand.class,
             PlanCommand.class, QuantizeCommand.class, ConvertCommand.class, PerplexityCommand.class,
             CommandLine.HelpCommand.class})
 public final class Panamax implements Runnable {
@@ -75,20 +75,25 @@ public final class Panamax implements Runnable {
         return m == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName() + ": " + m;
     }
 
+    /** This build's version (from the resource written by Maven), or "unknown". */
+    static String versionString() {
+        Properties p = new Properties();
+        try (InputStream in = Panamax.class.getResourceAsStream("version.properties")) {
+            if (in != null) {
+                p.load(in);
+            }
+        } catch (IOException ignored) {
+            // fall through to "unknown"
+        }
+        return p.getProperty("version", "unknown");
+    }
+
     /** Version from the build (resource written by Maven). */
     static final class Version implements IVersionProvider {
         @Override
         public String[] getVersion() {
-            Properties p = new Properties();
-            try (InputStream in = Panamax.class.getResourceAsStream("version.properties")) {
-                if (in != null) {
-                    p.load(in);
-                }
-            } catch (IOException ignored) {
-                // fall through to "unknown"
-            }
             return new String[] {
-                "panamax " + p.getProperty("version", "unknown"),
+                "panamax " + versionString(),
                 "Java " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")",
             };
         }

@@ -14,7 +14,8 @@ import java.util.Arrays;
  *   <li>Q8_0: {@code q8_0[t*dim + i]} int8, {@code q8_0Scale[t*dim/32 + b]} float scale of block b,
  *       {@code q8_0Sum[t*dim/32 + b]} sum of that block's int8 values;
  *   <li>Q8_K: {@code q8_K[t*dim + i]} int8, {@code q8_KScale[t*dim/256 + b]} float d,
- *       {@code q8_KSum16[t*dim/16 + g]} sum of each group of 16 int8 values (ggml's bsums).
+ *       {@code q8_KSum16[t*dim/16 + g]} sum of each group of 16 int8 values (ggml's bsums),
+ *       {@code q8_KSum32[t*dim/32 + g]} the same per 32 values.
  * </ul>
  * Each int8 form also comes widened to int16 ({@link #q8_0Wide()}, {@link #q8_KWide()}, same
  * values and layout): the Vector API has no int8 multiply-add, so kernels multiply in 16-bit
@@ -33,9 +34,12 @@ public final class Activations {
     private final byte[] q8_K;
     private final float[] q8_KScale;
     private final int[] q8_KSum16;
+    private final int[] q8_KSum32;
     private final short[] q8_0Wide;
     private final short[] q8_KWide;
     private final boolean[] ready = new boolean[ActivationType.values().length];
+    /** The int8 forms dequantized (q * scale), made with them when several tokens are held. */
+    private float[] q8_KFloat = new float[0];
 
     public Activations(int maxTokens, int dim) {
         if (maxTokens < 1 || dim < 1) {
@@ -53,6 +57,7 @@ public final class Activations {
         this.q8_K = by256 ? new byte[f32.length] : new byte[0];
         this.q8_KScale = by256 ? new float[f32.length / 256] : new float[0];
         this.q8_KSum16 = by256 ? new int[f32.length / 16] : new int[0];
+        this.q8_KSum32 = by256 ? new int[f32.length / 32] : new int[0];
         this.q8_0Wide = by32 ? new short[f32.length] : new short[0];
         this.q8_KWide = by256 ? new short[f32.length] : new short[0];
     }
@@ -116,9 +121,24 @@ public final class Activations {
                     ActivationQuantizer.q8_K(f32, t * dim, dim, q8_K, q8_KScale, q8_KSum16);
                 }
                 widen(q8_K, q8_KWide, tokens * dim);
+                for (int g = 0; g < tokens * dim / 32; g++) {
+                    q8_KSum32[g] = q8_KSum16[2 * g] + q8_KSum16[2 * g + 1];
+                }
+                if (tokens > 1) {
+                    q8_KFloat = dequantize(q8_K, q8_KScale, 256, q8_KFloat);
+                }
             }
         }
         ready[type.ordinal()] = true;
+    }
+
+    private float[] dequantize(byte[] q, float[] scale, int block, float[] into) {
+        int n = tokens * dim;
+        float[] f = into.length >= n ? into : new float[f32.length];
+        for (int i = 0; i < n; i++) {
+            f[i] = q[i] * scale[i / block];
+        }
+        return f;
     }
 
     private static void widen(byte[] q, short[] wide, int n) {
@@ -140,6 +160,14 @@ public final class Activations {
 
     public byte[] q8_0() {
         return q8_0;
+    }
+
+    /**
+     * {@link #q8_K()} dequantized ({@code q * scale}, token-major): the activations of the float
+     * multi-token kernels. Made by {@link #prepare} only while more than one token is held.
+     */
+    public float[] q8_KFloat() {
+        return q8_KFloat;
     }
 
     /** {@link #q8_0()} widened to int16 (same values, same layout). */
@@ -170,5 +198,10 @@ public final class Activations {
 
     public int[] q8_KSum16() {
         return q8_KSum16;
+    }
+
+    /** Sum of each group of 32 int8 values of the Q8_K form ({@code q8_KSum32[t*dim/32 + g]}). */
+    public int[] q8_KSum32() {
+        return q8_KSum32;
     }
 }

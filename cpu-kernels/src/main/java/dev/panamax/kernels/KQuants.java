@@ -4,7 +4,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -57,6 +59,23 @@ final class KQuants {
     static final VectorSpecies<Integer> I16W = VectorSpecies.of(int.class, S16.vectorShape());
     static final VectorSpecies<Float> F16W = VectorSpecies.of(float.class, S16.vectorShape());
 
+    // ---- the 256-bit kernels ---------------------------------------------------------------
+
+    /**
+     * Whether the 256-bit decode kernels run: the chosen shape is at least 256 bits. They are written
+     * for exactly 16 short / 8 int lanes (on 512-bit machines too: a 16-value group then fills one
+     * vector, and 256-bit instructions keep AVX-512 clocks up); at 128 bits the width-generic
+     * kernels run instead.
+     */
+    static final boolean V256 = VectorShapes.SHAPE.vectorBitSize() >= 256;
+    static final VectorSpecies<Short> S2 = ShortVector.SPECIES_256;
+    static final VectorSpecies<Integer> I2 = IntVector.SPECIES_256;
+    static final VectorSpecies<Float> F2 = FloatVector.SPECIES_256;
+    /** 16 bytes: zero-extended into one S2 vector. */
+    static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
+    /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into one I2 vector. */
+    static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
+
     /** Widening load of S.length() bytes from a segment. */
     static ShortVector loadS(MemorySegment m, long off) {
         return (ShortVector) ByteVector.fromMemorySegment(SB, m, off, LE).convertShape(VectorOperators.B2S, S, 0);
@@ -102,68 +121,6 @@ final class KQuants {
     static IntVector widenSum(ShortVector s) {
         IntVector v = (IntVector) s.reinterpretAsInts();
         return v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.ASHR, 16));
-    }
-
-    /** Per-thread buffers for {@code dotTokens}: one super-block's decoded levels and scales. */
-    static final class Scratch {
-        /** Levels of one super-block in element order, as the signed values the dot multiplies. */
-        final short[] q = new short[QK_K];
-        /** Integer scale of each group (8 groups of 32 or 16 groups of 16). */
-        final int[] sc = new int[16];
-        /** Integer min (or level offset) of each group, where the type has one. */
-        final int[] m = new int[16];
-    }
-
-    static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-
-    /**
-     * Sum over the eight 32-value groups of sc[g] * (q . a) for decoded levels q[0..256) and one
-     * super-block of Q8_K activations at a[ao..]. Per-lane short sums stay below 2^15 for levels up
-     * to 31 in magnitude and |a| <= 127 (32 products per group, at most 4 per lane, pairs summed).
-     */
-    static int dotGroups32(short[] q, int[] sc, byte[] a, int ao) {
-        IntVector acc = IntVector.zero(VectorShapes.I32);
-        for (int g = 0; g < 8; g++) {
-            ShortVector p = ShortVector.zero(S);
-            for (int k = 0; k < 32; k += S.length()) {
-                p = p.add(ShortVector.fromArray(S, q, 32 * g + k).mul(loadS(a, ao + 32 * g + k)));
-            }
-            acc = acc.add(pairSum(p).mul(sc[g]));
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /**
-     * As {@link #dotGroups32} for sixteen 16-value groups; levels up to 63 in magnitude (at most 2
-     * products per lane before the pair sum: 4 * 63 * 127 < 2^15).
-     */
-    static int dotGroups16(short[] q, int[] sc, byte[] a, int ao) {
-        IntVector acc = IntVector.zero(I16W);
-        for (int g = 0; g < 16; g++) {
-            ShortVector p = ShortVector.zero(S16);
-            for (int k = 0; k < 16; k += S16.length()) {
-                p = p.add(ShortVector.fromArray(S16, q, 16 * g + k).mul(loadS16(a, ao + 16 * g + k)));
-            }
-            acc = acc.add(pairSum(p).mul(sc[g]));
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /**
-     * q . a over one super-block for levels that already carry their scale (Q2_K, Q3_K), widening
-     * the short sums to int every {@code perWiden} vectors: callers bound |q*a| by 32767/perWiden.
-     */
-    static int dotFolded(short[] q, byte[] a, int ao, int perWiden) {
-        IntVector acc = IntVector.zero(I16W);
-        for (int i = 0; i < QK_K; i += perWiden * S16.length()) {
-            ShortVector p = ShortVector.zero(S16);
-            for (int k = 0; k < perWiden; k++) {
-                int e = i + k * S16.length();
-                p = p.add(ShortVector.fromArray(S16, q, e).mul(loadS16(a, ao + e)));
-            }
-            acc = acc.add(widenSum(p));
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     // ---- scalar helpers -------------------------------------------------------------------

@@ -2,15 +2,15 @@ package dev.panamax.kernels;
 
 /**
  * Matrix-vector and matrix-matrix products of quantized weights with activations, spread over a
- * {@link WorkerPool} by contiguous row ranges (each thread streams its own part of the matrix).
+ * {@link WorkerPool} in contiguous row ranges (each thread streams its own part of the matrix).
+ * Several matrices with the same input (q, k and v; gate and up) can go in one call: their rows
+ * form one parallel loop, so the threads meet once instead of once per matrix.
  */
 public final class MatOps {
     /** Rows per partition unit: keeps each thread's range a whole number of cache-friendly rows. */
     private static final int ROW_GRAIN = 16;
-    /** Tokens per {@link QuantFormat#dotTokens} call in a matmul. */
-    static final int TOKEN_TILE = 4;
-    /** Rows that stay in cache while every token passes over them. */
-    private static final int ROW_TILE = 16;
+    /** Bytes of activations one {@link QuantFormat#dotTokens} call should read (they stay in L2 across rows). */
+    private static final int TOKEN_TILE_BYTES = 192 * 1024;
 
     private MatOps() {}
 
@@ -36,20 +36,97 @@ public final class MatOps {
             return;
         }
         x.prepare(w.format().activationType());
+        int rows = w.rows();
+        pool.parallelFor(rows, ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, out, tokens, start, end));
+    }
+
+    /**
+     * For each i, outs[i][t * ws[i].rows() + r] = row r of ws[i] . token t of x: the products of
+     * several matrices with one input, as one parallel loop over all their rows. Matrices of
+     * different types may share a call (each activation form is prepared once).
+     */
+    public static void matmul(QuantMatrix[] ws, Activations x, float[][] outs, WorkerPool pool) {
+        if (ws.length != outs.length) {
+            throw new IllegalArgumentException(ws.length + " matrices but " + outs.length + " outputs");
+        }
+        int total = 0;
+        for (QuantMatrix w : ws) {
+            check(w, x);
+            x.prepare(w.format().activationType());
+            total += w.rows();
+        }
+        int tokens = x.tokens();
+        pool.parallelFor(total, ROW_GRAIN, (start, end) -> {
+            int base = 0;
+            for (int i = 0; i < ws.length && base < end; i++) {
+                QuantMatrix w = ws[i];
+                int s = Math.max(start, base) - base;
+                int e = Math.min(end, base + w.rows()) - base;
+                if (s < e) {
+                    if (tokens == 1) {
+                        QuantFormat f = w.format();
+                        long rowBytes = w.rowBytes();
+                        float[] out = outs[i];
+                        for (int r = s; r < e; r++) {
+                            out[r] = f.dot(w.data(), r * rowBytes, x, 0);
+                        }
+                    } else {
+                        rowsTimesTokens(w, x, outs[i], tokens, s, e);
+                    }
+                }
+                base += w.rows();
+            }
+        });
+    }
+
+    /**
+     * Rows [start, end) of w times every token. The K-quants go through the float kernel
+     * ({@link FloatDot}): a tile of rows is dequantized once into scratch, then every group of four
+     * tokens passes over the tile while its activations stay in L1 and the tile in L2. The others
+     * use their {@link QuantFormat#dotTokens} a tile of tokens at a time (for the 32-value types the
+     * int16 kernels of {@link Int8Dot} measured faster than the float kernel).
+     */
+    private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] out, int tokens, int start, int end) {
         QuantFormat f = w.format();
         long rowBytes = w.rowBytes();
         int rows = w.rows();
-        pool.parallelFor(rows, ROW_GRAIN, (start, end) -> {
-            for (int r0 = start; r0 < end; r0 += ROW_TILE) {
-                int r1 = Math.min(end, r0 + ROW_TILE);
-                for (int t0 = 0; t0 < tokens; t0 += TOKEN_TILE) {
-                    int tn = Math.min(TOKEN_TILE, tokens - t0);
+        int cols = w.cols();
+        if (f.activationType() == ActivationType.Q8_K) {
+            float[] act = x.q8_KFloat();
+            int tile = rowTile(cols);
+            float[] wf = FloatDot.row(tile * cols);
+            for (int r0 = start; r0 < end; r0 += tile) {
+                int r1 = Math.min(end, r0 + tile);
+                for (int r = r0; r < r1; r++) {
+                    f.dequantize(w.data(), r * rowBytes, wf, (r - r0) * cols, cols);
+                }
+                for (int t0 = 0; t0 < tokens; t0 += 4) {
+                    int tn = Math.min(4, tokens - t0);
                     for (int r = r0; r < r1; r++) {
-                        f.dotTokens(w.data(), r * rowBytes, x, t0, tn, out, t0 * rows + r, rows);
+                        FloatDot.dotTokens(wf, (r - r0) * cols, cols, act, t0, tn, out, t0 * rows + r, rows);
                     }
                 }
             }
-        });
+            return;
+        }
+        int tile = tokenTile(cols);
+        for (int t0 = 0; t0 < tokens; t0 += tile) {
+            int tn = Math.min(tile, tokens - t0);
+            for (int r = start; r < end; r++) {
+                f.dotTokens(w.data(), r * rowBytes, x, t0, tn, out, t0 * rows + r, rows);
+            }
+        }
+    }
+
+    /** Rows dequantized together for the float kernel: about 96 KiB of floats, 1 to 16 rows. */
+    static int rowTile(int cols) {
+        return Math.max(1, Math.min(16, 96 * 1024 / (4 * cols)));
+    }
+
+    /** Tokens per dotTokens call for rows of {@code cols} values: a multiple of 4 in [4, 64]. */
+    static int tokenTile(int cols) {
+        int t = TOKEN_TILE_BYTES / (4 * Math.max(1, cols));
+        return Math.max(4, Math.min(64, t & ~3));
     }
 
     private static void check(QuantMatrix w, Activations x) {

@@ -201,6 +201,7 @@ final class Q2KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -208,38 +209,6 @@ final class Q2KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        int[] bsum = x.q8_KSum16();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o + 80);
-            float dmin = fp16(w, o + 82);
-            long s0 = w.get(LONG_LE, o);
-            long s1 = w.get(LONG_LE, o + 8);
-            for (int h = 0; h < 2; h++) {
-                long sw = h == 0 ? s0 : s1;
-                for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector qs = loadS16(w, o + 16 + 32 * h + l);
-                    for (int j = 0; j < 4; j++) {
-                        short scj = (short) ((sw >>> (8 * (2 * j + l / 16))) & 0xF);
-                        qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(scj).intoArray(qd, 128 * h + 32 * j + l);
-                    }
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                float da = ad[tb];
-                out[outOffset + t * outStride] += d * da * KQuants.dotFolded(qd, a, tb * QK_K, 4)
-                        - dmin * da * minSum(s0, s1, bsum, tb * 16);
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }

@@ -1,11 +1,17 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F16W;
+import static dev.panamax.kernels.KQuants.F2;
 import static dev.panamax.kernels.KQuants.I16W;
+import static dev.panamax.kernels.KQuants.I2;
 import static dev.panamax.kernels.KQuants.INT_LE;
+import static dev.panamax.kernels.KQuants.L2;
+import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.S16;
+import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.fp16;
 import static dev.panamax.kernels.KQuants.loadS16;
 import static dev.panamax.kernels.KQuants.nearestInt;
@@ -18,6 +24,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -166,8 +173,78 @@ final class Q3KFormat implements QuantFormat {
         return qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).or(hb).sub((short) 4);
     }
 
+    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
+    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[16]);
+
+    /**
+     * The 256-bit decode kernel ({@link KQuants#V256}): levels taken unsigned (q + 4, 0..7; the
+     * offset comes off once per super-block through the per-16 activation sums), one product per
+     * lane per 16-value group, pair-summed into ints and scaled by the group's scale from a small
+     * per-thread table (a memory broadcast is one instruction; building each from the packed
+     * bits is five).
+     */
+    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+        int nb = x.dim() / QK_K;
+        short[] a = x.q8_KWide();
+        float[] ad = x.q8_KScale();
+        int[] bsum = x.q8_KSum16();
+        int[] sc = SCALES.get();
+        FloatVector acc = FloatVector.zero(F2);
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            int ab = token * nb + b;
+            int ao = QK_K * ab;
+            long s8 = w.get(LONG_LE, o + 96);
+            int s4 = w.get(INT_LE, o + 104);
+            IntVector lo = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Lo(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            IntVector hi = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Hi(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            lo.intoArray(sc, 0);
+            hi.intoArray(sc, 8);
+            // sum_g sc_g * (sum (q + 4) a - 4 * bsum_g)
+            IntVector isum = lo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+                    .lanewise(VectorOperators.LSHL, 2).neg();
+            for (int l = 0; l < 32; l += 16) {
+                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                int e = 0 + l;
+                int g = e / 16;
+                ShortVector p;
+                p = qs.and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 0));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 0]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 32));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 3).or(hm.and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 64));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+            }
+            for (int l = 0; l < 32; l += 16) {
+                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                int e = 128 + l;
+                int g = e / 16;
+                ShortVector p;
+                p = qs.and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 0));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 0]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 32));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 64));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 5).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+            }
+            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 108) * ad[ab]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        if (KQuants.V256) {
+            return dot256(w, rowOffset, x, token);
+        }
         int n = x.dim();
         int nb = n / QK_K;
         byte[] a = x.q8_K();
@@ -200,6 +277,7 @@ final class Q3KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -207,35 +285,6 @@ final class Q3KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o + 108);
-            long s8 = w.get(LONG_LE, o + 96);
-            int s4 = w.get(INT_LE, o + 104);
-            for (int h = 0; h < 2; h++) {
-                long sw = h == 0 ? KQuants.unpackScalesQ3Lo(s8, s4) : KQuants.unpackScalesQ3Hi(s8, s4);
-                for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector qs = loadS16(w, o + 32 + 32 * h + l);
-                    ShortVector hm = loadS16(w, o + l).lanewise(VectorOperators.LSHL, 2);
-                    for (int j = 0; j < 4; j++) {
-                        short scj = (short) (((sw >>> (8 * (2 * j + l / 16))) & 0xFF) - 32);
-                        level(qs, hm, j, 4 * h + j).mul(scj).intoArray(qd, 128 * h + 32 * j + l);
-                    }
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotFolded(qd, a, tb * QK_K, 2);
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }

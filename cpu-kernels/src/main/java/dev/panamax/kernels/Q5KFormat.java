@@ -1,8 +1,14 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.B2;
+import static dev.panamax.kernels.KQuants.F2;
+import static dev.panamax.kernels.KQuants.I2;
 import static dev.panamax.kernels.KQuants.INT_LE;
+import static dev.panamax.kernels.KQuants.L2;
+import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.S;
 import static dev.panamax.kernels.KQuants.fp16;
 import static dev.panamax.kernels.KQuants.loadS;
@@ -17,6 +23,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -154,8 +161,78 @@ final class Q5KFormat implements QuantFormat {
         }
     }
 
+    /**
+     * The 256-bit decode kernel ({@link KQuants#V256}), as Q4_K's with the fifth bits: levels up
+     * to 31, 2 products per lane (at most 2*31*127), pair sums below 2^14.
+     */
+    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+        int nb = x.dim() / QK_K;
+        short[] a = x.q8_KWide();
+        float[] ad = x.q8_KScale();
+        int[] s32 = x.q8_KSum32();
+        FloatVector acc = FloatVector.zero(F2);
+        FloatVector macc = FloatVector.zero(F2);
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            int ab = token * nb + b;
+            float da = ad[ab];
+            long s8 = w.get(LONG_LE, o + 4);
+            int s4 = w.get(INT_LE, o + 12);
+            long sc = KQuants.unpackScalesK4(s8, s4);
+            IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, I2, 0);
+            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.broadcast(F2, fp16(w, o + 2) * da), macc);
+            int ao = QK_K * ab;
+            ShortVector h0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            ShortVector h1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            ShortVector v0;
+            ShortVector v1;
+            ShortVector lo;
+            ShortVector hi;
+            IntVector isum;
+            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            lo = v0.and((short) 15).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 0))
+                    .add(v1.and((short) 15).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 16)));
+            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 32))
+                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 48)));
+            isum = lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) sc & 0xFF)
+                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 8) & 0xFF));
+            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 80, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 96, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            lo = v0.and((short) 15).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64))
+                    .add(v1.and((short) 15).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 80)));
+            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 96))
+                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 112)));
+            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 16) & 0xFF))
+                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 24) & 0xFF));
+            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 112, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            lo = v0.and((short) 15).or(h0.and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 128))
+                    .add(v1.and((short) 15).or(h1.and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 144)));
+            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 160))
+                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 176)));
+            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 32) & 0xFF))
+                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 40) & 0xFF));
+            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 144, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 160, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+            lo = v0.and((short) 15).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 192))
+                    .add(v1.and((short) 15).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 208)));
+            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 224))
+                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 240)));
+            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
+                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
+            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
+    }
+
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        if (KQuants.V256) {
+            return dot256(w, rowOffset, x, token);
+        }
         int n = x.dim();
         int nb = n / QK_K;
         byte[] a = x.q8_K();
@@ -200,6 +277,7 @@ final class Q5KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -207,49 +285,6 @@ final class Q5KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        int[] bsum = x.q8_KSum16();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        int[] sc = s.sc;
-        int[] mn = s.m;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o);
-            float dmin = fp16(w, o + 2);
-            long s8 = w.get(LONG_LE, o + 4);
-            int s4 = w.get(INT_LE, o + 12);
-            long scp = KQuants.unpackScalesK4(s8, s4);
-            long mnp = KQuants.unpackMinsK4(s8, s4);
-            for (int j = 0; j < 8; j++) {
-                sc[j] = (int) (scp >>> (8 * j)) & 0xFF;
-                mn[j] = (int) (mnp >>> (8 * j)) & 0xFF;
-            }
-            for (int c = 0; c < 4; c++) {
-                for (int k = 0; k < 32; k += S.length()) {
-                    ShortVector v = loadS(w, o + 48 + 32 * c + k);
-                    ShortVector h = loadS(w, o + 16 + k).lanewise(VectorOperators.LSHR, 2 * c);
-                    v.and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 4).and((short) 0x10)).intoArray(qd, 64 * c + k);
-                    v.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(h.lanewise(VectorOperators.LSHL, 3).and((short) 0x10))
-                            .intoArray(qd, 64 * c + 32 + k);
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                int isum = KQuants.dotGroups32(qd, sc, a, tb * QK_K);
-                int msum = 0;
-                for (int j = 0; j < 8; j++) {
-                    msum += mn[j] * (bsum[tb * 16 + 2 * j] + bsum[tb * 16 + 2 * j + 1]);
-                }
-                float da = ad[tb];
-                out[outOffset + t * outStride] += d * da * isum - dmin * da * msum;
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }

@@ -1,6 +1,11 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F16W;
+import static dev.panamax.kernels.KQuants.F2;
+import static dev.panamax.kernels.KQuants.I2;
+import static dev.panamax.kernels.KQuants.LE;
+import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.I16W;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.S16;
@@ -153,8 +158,60 @@ final class Q6KFormat implements QuantFormat {
         }
     }
 
+    /**
+     * The 256-bit decode kernel ({@link KQuants#V256}): levels are taken unsigned (q + 32, 0..63),
+     * one product per lane per 16-value group (at most 63*127), pair-summed into ints and scaled by
+     * the group's int8 scale; the offset 32 comes off once per super-block through the per-16
+     * activation sums: isum = sum_g sc_g * (sum (q+32) a - 32 * bsum_g). Written out group by group,
+     * no vector-valued helpers (see {@link KQuants} on C2).
+     */
+    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+        int nb = x.dim() / QK_K;
+        short[] a = x.q8_KWide();
+        float[] ad = x.q8_KScale();
+        int[] bsum = x.q8_KSum16();
+        FloatVector acc = FloatVector.zero(F2);
+        for (int b = 0; b < nb; b++) {
+            long o = rowOffset + (long) b * BLOCK;
+            int ab = token * nb + b;
+            int ao = QK_K * ab;
+            ByteVector scb = ByteVector.fromMemorySegment(B2, w, o + 192, LE);
+            IntVector isum = ((IntVector) scb.convertShape(VectorOperators.B2I, I2, 0)).mul(IntVector.fromArray(I2, bsum, 16 * ab))
+                    .add(((IntVector) scb.convertShape(VectorOperators.B2I, I2, 1)).mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+                    .lanewise(VectorOperators.LSHL, 5).neg();
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += 16) {
+                    // values e = 128h + 32k + l .. +15, group e / 16, for k = 0..3
+                    int e = 128 * h + l;
+                    long g = o + 192 + e / 16;
+                    ShortVector qh = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                    ShortVector ql = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                    ShortVector q = ql.and((short) 15).or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 0x30));
+                    ShortVector p = q.mul(ShortVector.fromArray(S2, a, ao + e));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g)));
+                    q = ql.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).or(qh.and((short) 0x30));
+                    p = q.mul(ShortVector.fromArray(S2, a, ao + e + 64));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 4)));
+                    ql = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                    q = ql.and((short) 15).or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 0x30));
+                    p = q.mul(ShortVector.fromArray(S2, a, ao + e + 32));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 2)));
+                    q = ql.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15)
+                            .or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 0x30));
+                    p = q.mul(ShortVector.fromArray(S2, a, ao + e + 96));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 6)));
+                }
+            }
+            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 208) * ad[ab]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
+        if (KQuants.V256) {
+            return dot256(w, rowOffset, x, token);
+        }
         int n = x.dim();
         int nb = n / QK_K;
         byte[] a = x.q8_K();
@@ -186,6 +243,7 @@ final class Q6KFormat implements QuantFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
     @Override
     public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
@@ -193,39 +251,6 @@ final class Q6KFormat implements QuantFormat {
             out[outOffset] = dot(w, rowOffset, x, token0);
             return;
         }
-        int n = x.dim();
-        int nb = n / QK_K;
-        byte[] a = x.q8_K();
-        float[] ad = x.q8_KScale();
-        KQuants.Scratch s = KQuants.SCRATCH.get();
-        short[] qd = s.q;
-        int[] sc = s.sc;
-        for (int t = 0; t < tokens; t++) {
-            out[outOffset + t * outStride] = 0;
-        }
-        for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
-            float d = fp16(w, o + 208);
-            for (int j = 0; j < 16; j++) {
-                sc[j] = w.get(ValueLayout.JAVA_BYTE, o + 192 + j);
-            }
-            for (int h = 0; h < 2; h++) {
-                for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector qh = loadS16(w, o + 128 + 32 * h + l);
-                    for (int m = 0; m < 2; m++) {
-                        ShortVector ql = loadS16(w, o + 64 * h + 32 * m + l);
-                        ShortVector hs = qh.lanewise(VectorOperators.LSHR, 2 * m);
-                        ql.and((short) 0xF).or(hs.lanewise(VectorOperators.LSHL, 4).and((short) 0x30)).sub((short) 32)
-                                .intoArray(qd, 128 * h + 32 * m + l);
-                        ql.lanewise(VectorOperators.LSHR, 4).and((short) 0xF).or(hs.and((short) 0x30)).sub((short) 32)
-                                .intoArray(qd, 128 * h + 32 * m + 64 + l);
-                    }
-                }
-            }
-            for (int t = 0; t < tokens; t++) {
-                int tb = (token0 + t) * nb + b;
-                out[outOffset + t * outStride] += d * ad[tb] * KQuants.dotGroups16(qd, sc, a, tb * QK_K);
-            }
-        }
+        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
     }
 }

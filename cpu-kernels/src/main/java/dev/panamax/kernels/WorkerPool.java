@@ -1,13 +1,24 @@
 package dev.panamax.kernels;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed set of worker threads for data-parallel loops. {@link #parallelFor} cuts a range into
- * one contiguous chunk per thread (static partition: each thread streams its own rows of a weight
- * matrix), runs the first chunk on the calling thread and returns when all are done. Nothing is
- * allocated per call; idle workers spin briefly, then park.
+ * contiguous chunks (a few per thread, boundaries on the grain) that the calling thread and the
+ * workers claim one at a time from a shared counter, and returns when all are done.
+ *
+ * <p>Why claimed chunks rather than one fixed chunk per thread: on a machine shared with other
+ * processes the scheduler takes threads off their cores at random, and a fixed partition makes
+ * every loop wait for its slowest thread; with claimed chunks the threads that run take over the
+ * work of the ones that don't, and a worker that wakes late simply finds nothing left. Each chunk is
+ * still one contiguous range (a thread streams its own rows of a weight matrix).
+ *
+ * <p>Nothing is allocated per call. Idle workers spin for about {@link #SPIN_NANOS} (the gaps
+ * between the kernels of one token are shorter than that) and then park; the caller wakes only
+ * parked workers.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -23,17 +34,26 @@ public final class WorkerPool implements AutoCloseable {
         void run(int worker, int start, int end);
     }
 
-    private static final int SPIN_LIMIT = 1 << 14;
+    /** Chunks per thread: enough to even out threads that lose their core for a while. */
+    static final int CHUNKS_PER_THREAD = 8;
+    /** How long an idle worker spins before parking. */
+    static final long SPIN_NANOS = 200_000;
 
     private final Thread[] workers;
     private final int threads;
-    private final AtomicInteger pending = new AtomicInteger();
+    private final AtomicIntegerArray parked;
+    /** Generation (high 32 bits) and next unclaimed chunk (low 32 bits) of the current loop. */
+    private final AtomicLong next = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
     private volatile long generation;
     private volatile boolean closed;
-    private volatile Thread caller;
+    private long generations;
+    // the current loop, published by the write of next/generation
     private WorkerRangeTask task;
     private RangeTask plainTask;
-    private int[] bounds;
+    private int n;
+    private int chunkSize;
+    private int chunks;
     private volatile Throwable failure;
 
     /** A pool with {@code threads} threads in total, the caller's thread included. */
@@ -42,8 +62,8 @@ public final class WorkerPool implements AutoCloseable {
             throw new IllegalArgumentException("threads must be at least 1: " + threads);
         }
         this.threads = threads;
-        this.bounds = new int[threads + 1];
         this.workers = new Thread[threads - 1];
+        this.parked = new AtomicIntegerArray(Math.max(1, threads));
         for (int i = 0; i < workers.length; i++) {
             int index = i + 1;
             workers[i] = Thread.ofPlatform().daemon().name("panamax-worker-" + index).unstarted(() -> work(index));
@@ -58,7 +78,7 @@ public final class WorkerPool implements AutoCloseable {
 
     /**
      * Runs {@code body} over [0, n) in contiguous chunks whose boundaries are multiples of
-     * {@code grain} (except the end), one chunk per thread.
+     * {@code grain} (except the end).
      */
     public void parallelFor(int n, int grain, RangeTask body) {
         run(n, grain, body, null);
@@ -73,9 +93,11 @@ public final class WorkerPool implements AutoCloseable {
         if (n <= 0) {
             return;
         }
+        if (grain < 1) {
+            throw new IllegalArgumentException("grain must be positive: " + grain);
+        }
         int units = (n + grain - 1) / grain;
-        int used = Math.min(threads, units);
-        if (used == 1) {
+        if (threads == 1 || units == 1) {
             if (plain != null) {
                 plain.run(0, n);
             } else {
@@ -87,33 +109,40 @@ public final class WorkerPool implements AutoCloseable {
             if (closed) {
                 throw new IllegalStateException("worker pool is closed");
             }
-            for (int i = 0; i <= threads; i++) {
-                int unit = (int) ((long) units * Math.min(i, used) / used);
-                bounds[i] = Math.min(n, unit * grain);
-            }
-            plainTask = plain;
-            task = indexed;
+            int wanted = Math.min(units, threads * CHUNKS_PER_THREAD);
+            int unitsPerChunk = (units + wanted - 1) / wanted;
+            this.n = n;
+            this.chunkSize = unitsPerChunk * grain;
+            this.chunks = (units + unitsPerChunk - 1) / unitsPerChunk;
+            this.plainTask = plain;
+            this.task = indexed;
             failure = null;
-            caller = Thread.currentThread();
-            pending.set(threads - 1);
-            generation++;
-            for (Thread w : workers) {
-                LockSupport.unpark(w);
+            done.set(0);
+            long g = ++generations;
+            next.set(g << 32);
+            generation = g;
+            for (int i = 0; i < workers.length; i++) {
+                if (parked.get(i + 1) != 0) {
+                    LockSupport.unpark(workers[i]);
+                }
             }
             try {
-                runChunk(0);
-            } finally {
-                int spins = 0;
-                while (pending.get() > 0) {
-                    if (++spins < SPIN_LIMIT) {
-                        Thread.onSpinWait();
-                    } else {
-                        LockSupport.park(this);
-                    }
-                }
-                task = null;
-                plainTask = null;
+                claim(g, 0);
+            } catch (Throwable t) {
+                failure = t;
+                // let the others finish what they claimed, then report
             }
+            int spins = 0;
+            while (done.get() < chunks) {
+                if (++spins < 1 << 12) {
+                    Thread.onSpinWait();
+                } else {
+                    // a worker holding a chunk lost its core: give it ours
+                    Thread.yield();
+                }
+            }
+            task = null;
+            plainTask = null;
             Throwable f = failure;
             if (f != null) {
                 if (f instanceof RuntimeException r) {
@@ -127,42 +156,61 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private void work(int index) {
-        long seen = 0;
+    /** Claims and runs chunks of generation {@code g} until none are left. */
+    private void claim(long g, int worker) {
         while (true) {
-            int spins = 0;
-            while (generation == seen && !closed) {
-                if (++spins < SPIN_LIMIT) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.park(this);
-                }
-            }
-            if (closed) {
+            long v = next.get();
+            if (v >>> 32 != g) {
                 return;
             }
-            seen = generation;
-            try {
-                runChunk(index);
-            } catch (Throwable t) {
-                failure = t;
-            } finally {
-                if (pending.decrementAndGet() == 0) {
-                    LockSupport.unpark(caller);
+            int c = (int) v;
+            // chunks (read before the CAS) belongs to generation g whenever the CAS succeeds:
+            // a later loop starts only after every chunk of this one is done
+            if (c >= chunks) {
+                return;
+            }
+            if (next.compareAndSet(v, v + 1)) {
+                try {
+                    int start = c * chunkSize;
+                    int end = Math.min(n, start + chunkSize);
+                    if (plainTask != null) {
+                        plainTask.run(start, end);
+                    } else {
+                        task.run(worker, start, end);
+                    }
+                } catch (Throwable t) {
+                    failure = t;
+                } finally {
+                    done.incrementAndGet();
                 }
             }
         }
     }
 
-    private void runChunk(int index) {
-        int start = bounds[index];
-        int end = bounds[index + 1];
-        if (start < end) {
-            if (plainTask != null) {
-                plainTask.run(start, end);
-            } else {
-                task.run(index, start, end);
+    private void work(int index) {
+        long seen = 0;
+        while (true) {
+            long g = generation;
+            if (g == seen && !closed) {
+                long spinStart = System.nanoTime();
+                int spins = 0;
+                while ((g = generation) == seen && !closed) {
+                    if ((++spins & 255) != 0 || System.nanoTime() - spinStart < SPIN_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        parked.set(index, 1);
+                        if (generation == seen && !closed) {
+                            LockSupport.park(this);
+                        }
+                        parked.set(index, 0);
+                    }
+                }
             }
+            if (closed) {
+                return;
+            }
+            seen = g;
+            claim(g, index);
         }
     }
 

@@ -43,7 +43,10 @@ public final class Session implements AutoCloseable {
     private final float[] hidden;
     private final Activations headInput;
     private final float[] logits;
+    private final int[] oneToken = new int[1];
     private int position;
+
+    private static final LogitsConsumer IGNORE = (i, l, o) -> { };
 
     /**
      * @param sharedPool compute threads shared with other sessions (not closed with this one), or
@@ -197,6 +200,16 @@ public final class Session implements AutoCloseable {
     /** Appends one token and returns its logits (a fresh array). */
     public float[] decode(int token) {
         return prefill(new int[] {token});
+    }
+
+    /**
+     * Appends one token and returns its logits without copying or allocating: {@code [0, vocab())}
+     * of the returned buffer, which the next call of any method of this session overwrites.
+     */
+    public float[] decodeInPlace(int token) {
+        oneToken[0] = token;
+        forward(oneToken, 0, 1, 0, IGNORE);
+        return logits;
     }
 
     private float[] copyRow(float[] l, int o) {

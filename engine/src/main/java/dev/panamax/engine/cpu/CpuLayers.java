@@ -7,11 +7,14 @@ import dev.panamax.engine.model.LayerWeights;
 import dev.panamax.engine.model.ModelConfig;
 import dev.panamax.engine.model.RopeTable;
 import dev.panamax.engine.model.Vec;
+import dev.panamax.kernels.ActivationType;
 import dev.panamax.kernels.Activations;
 import dev.panamax.kernels.MatOps;
 import dev.panamax.kernels.Ops;
 import dev.panamax.kernels.QuantFormat;
+import dev.panamax.kernels.QuantMatrix;
 import dev.panamax.kernels.WorkerPool;
+import java.lang.foreign.MemorySegment;
 
 /**
  * Transformer layers on the CPU: for a micro-batch of tokens, each layer is
@@ -43,8 +46,12 @@ public final class CpuLayers implements LayerRunner {
     private final float[] delta;          // Wo / Wdown outputs before the residual add
     private final float[] cos;
     private final float[] sin;
-    private final float[][] scores;       // per worker
-    private final float[][] valueRow;     // per worker
+    private final float[][] scores;       // per worker: group size x context
+    private final float[][] kvRow;        // per worker: one dequantized key or value row
+    private final QuantMatrix[][] qkv;    // per layer: wq, wk, wv (one parallel loop)
+    private final QuantMatrix[][] gateUp; // per layer: gate, up
+    private final float[][] qkvOut;
+    private final float[][] gateUpOut;
 
     public CpuLayers(ModelConfig c, LayerWeights[] allLayers, int first, int end, KvCache cache, WorkerPool pool,
             int maxTokens) {
@@ -66,8 +73,16 @@ public final class CpuLayers implements LayerRunner {
         this.delta = new float[maxTokens * c.embedding()];
         this.cos = new float[maxTokens * c.rope().dims() / 2];
         this.sin = new float[maxTokens * c.rope().dims() / 2];
-        this.scores = new float[pool.threads()][cache.context()];
-        this.valueRow = new float[pool.threads()][c.valueDim()];
+        this.scores = new float[pool.threads()][c.groupSize() * cache.context()];
+        this.kvRow = new float[pool.threads()][Math.max(c.headDim(), c.valueDim())];
+        this.qkv = new QuantMatrix[layers.length][];
+        this.gateUp = new QuantMatrix[layers.length][];
+        for (int l = 0; l < layers.length; l++) {
+            qkv[l] = new QuantMatrix[] {layers[l].wq(), layers[l].wk(), layers[l].wv()};
+            gateUp[l] = new QuantMatrix[] {layers[l].gate(), layers[l].up()};
+        }
+        this.qkvOut = new float[][] {query.f32(), key, value};
+        this.gateUpOut = new float[][] {ffn.f32(), up};
     }
 
     @Override
@@ -92,7 +107,7 @@ public final class CpuLayers implements LayerRunner {
         ffn.setTokens(tokens);
         for (int l = 0; l < layers.length; l++) {
             attentionBlock(l, layers[l], x, tokens, pos0);
-            feedForwardBlock(layers[l], x, tokens);
+            feedForwardBlock(l, layers[l], x, tokens);
         }
     }
 
@@ -103,9 +118,7 @@ public final class CpuLayers implements LayerRunner {
             Ops.rmsNorm(h, t * dim, x, t * dim, w.attnNorm().data(), dim, c.rmsEps());
         }
         normed.invalidate();
-        MatOps.matmul(w.wq(), normed, query.f32(), pool);
-        MatOps.matmul(w.wk(), normed, key, pool);
-        MatOps.matmul(w.wv(), normed, value, pool);
+        MatOps.matmul(qkv[l], normed, qkvOut, pool);
         float[] q = query.f32();
         int hd = c.headDim();
         int half = c.rope().dims() / 2;
@@ -142,37 +155,63 @@ public final class CpuLayers implements LayerRunner {
         Ops.rope(v, o, c.rope().dims(), cos, sin, t * half, neox);
     }
 
-    /** Causal grouped-query attention of every (token, head) against the cache, in parallel. */
+    /**
+     * Causal grouped-query attention against the cache, in parallel over (token, key/value head):
+     * each unit reads the key and value rows of its head once for all the query heads that share it
+     * (dequantizing F16/F32 rows once instead of once per query head), computes their scores,
+     * softmax, and the weighted sum of values.
+     */
     private void attend(int layer, int tokens, int pos0) {
         int heads = c.heads();
+        int kvHeads = c.kvHeads();
         int group = c.groupSize();
+        int hd = c.headDim();
         int vd = c.valueDim();
+        int ctx = cache.context();
         QuantFormat kf = cache.keyFormat();
         QuantFormat vf = cache.valueFormat();
+        boolean floatKeys = kf.activationType() == ActivationType.F32;
+        MemorySegment keys = cache.keys(layer);
+        MemorySegment values = cache.values(layer);
+        float[] q = query.f32();
         float[] out = attention.f32();
-        pool.parallelFor(tokens * heads, 1, (worker, start, end) -> {
+        pool.parallelFor(tokens * kvHeads, 1, (worker, start, end) -> {
             float[] s = scores[worker];
-            float[] vrow = valueRow[worker];
+            float[] row = kvRow[worker];
             for (int i = start; i < end; i++) {
-                int t = i / heads;
-                int hq = i % heads;
-                int kvh = hq / group;
+                int t = i / kvHeads;
+                int kvh = i % kvHeads;
+                int h0 = kvh * group;
                 int n = pos0 + t + 1;
                 for (int p = 0; p < n; p++) {
-                    s[p] = kf.dot(cache.keys(layer), cache.keyOffset(p, kvh), query, i) * attnScale;
+                    long ko = cache.keyOffset(p, kvh);
+                    if (floatKeys) {
+                        kf.dequantize(keys, ko, row, 0, hd);
+                        for (int g = 0; g < group; g++) {
+                            s[g * ctx + p] = Ops.dot(row, 0, q, (t * heads + h0 + g) * hd, hd) * attnScale;
+                        }
+                    } else {
+                        for (int g = 0; g < group; g++) {
+                            s[g * ctx + p] = kf.dot(keys, ko, query, t * heads + h0 + g) * attnScale;
+                        }
+                    }
                 }
-                Ops.softmax(s, 0, n);
-                int o = t * heads * vd + hq * vd;
-                java.util.Arrays.fill(out, o, o + vd, 0f);
+                for (int g = 0; g < group; g++) {
+                    Ops.softmax(s, g * ctx, n);
+                    int o = t * heads * vd + (h0 + g) * vd;
+                    java.util.Arrays.fill(out, o, o + vd, 0f);
+                }
                 for (int p = 0; p < n; p++) {
-                    vf.dequantize(cache.values(layer), cache.valueOffset(p, kvh), vrow, 0, vd);
-                    Ops.axpy(out, o, s[p], vrow, 0, vd);
+                    vf.dequantize(values, cache.valueOffset(p, kvh), row, 0, vd);
+                    for (int g = 0; g < group; g++) {
+                        Ops.axpy(out, t * heads * vd + (h0 + g) * vd, s[g * ctx + p], row, 0, vd);
+                    }
                 }
             }
         });
     }
 
-    private void feedForwardBlock(LayerWeights w, float[] x, int tokens) {
+    private void feedForwardBlock(int l, LayerWeights w, float[] x, int tokens) {
         int dim = c.embedding();
         int ff = c.feedForward();
         float[] h = normed.f32();
@@ -180,8 +219,7 @@ public final class CpuLayers implements LayerRunner {
             Ops.rmsNorm(h, t * dim, x, t * dim, w.ffnNorm().data(), dim, c.rmsEps());
         }
         normed.invalidate();
-        MatOps.matmul(w.gate(), normed, ffn.f32(), pool);
-        MatOps.matmul(w.up(), normed, up, pool);
+        MatOps.matmul(gateUp[l], normed, gateUpOut, pool);
         Ops.swiglu(ffn.f32(), 0, up, 0, tokens * ff);
         ffn.invalidate();
         MatOps.matmul(w.down(), ffn, delta, pool);

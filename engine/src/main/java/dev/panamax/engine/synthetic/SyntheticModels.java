@@ -61,6 +61,15 @@ public final class SyntheticModels {
 
     /** Parses "shape:MIX" (MIX a quantization type or a built-in recipe such as Q4_K_H). */
     public static Path build(String spec, Path dir, LongConsumer progress) throws IOException {
+        return build(spec, dir, total -> { }, progress);
+    }
+
+    /**
+     * As {@link #build(String, Path, LongConsumer)}, telling {@code total} the bytes of tensor data
+     * to write before writing starts (nothing when the file is already there). The file appears
+     * under its final name only when complete, so an interrupted build is simply redone.
+     */
+    public static Path build(String spec, Path dir, LongConsumer total, LongConsumer progress) throws IOException {
         int colon = spec.lastIndexOf(':');
         if (colon < 0) {
             throw new PanamaxException("synthetic model '" + spec + "': expected NAME:TYPE, e.g. qwen3-0.6b:Q8_0");
@@ -74,6 +83,7 @@ public final class SyntheticModels {
         Files.createDirectories(dir);
         Recipe recipe = Recipes.builtInJson(mix).map(json -> Recipes.parse(mix, json, s.layers()))
                 .orElseGet(() -> Recipe.of(QuantMix.parse("synthetic model type", mix)));
+        total.accept(dataBytes(s, recipe));
         write(s, recipe, file, 1234, progress);
         return file;
     }
@@ -110,6 +120,17 @@ public final class SyntheticModels {
             t.add(TensorInfo.of("output.weight", GgmlType.F16, new long[] {s.embedding(), s.vocab()}, 0));
         }
         return t;
+    }
+
+    /** Bytes of tensor data a synthetic model of this shape and recipe holds. */
+    public static long dataBytes(Shape s, Recipe recipe) {
+        long n = 0;
+        for (TensorPlan p : QuantPlanner.plan(tensors(s), recipe,
+                new MixRules.ModelFacts(s.layers(), s.heads() / s.kvHeads(), !s.tied()))) {
+            TensorInfo in = p.input();
+            n += in.dims() == 1 ? 4 * in.elementCount() : p.outputType().bytesFor(in.elementCount());
+        }
+        return n;
     }
 
     /** Writes a synthetic model; {@code progress} receives bytes written so far. */
