@@ -86,6 +86,25 @@ final class BenchCommand implements Callable<Integer> {
             description = "Prompt tokens per forward call (default: ${DEFAULT-VALUE}).")
     int batch;
 
+    @Option(names = {"-md", "--model-draft"}, paramLabel = "DRAFT.gguf",
+            description = "Speculative decoding: greedy generation of -n tokens from --spec-prompt with each --draft length"
+                    + " (instead of the pp/tg tests).")
+    Path draftModel;
+
+    @Option(names = "--draft", paramLabel = "N", split = ",", defaultValue = "0,1,2,3,4",
+            description = "Draft block lengths to compare with -md; 0 is the run without a draft (default: ${DEFAULT-VALUE}).")
+    List<Integer> draftLengths;
+
+    @Option(names = "--spec-prompt", paramLabel = "TEXT",
+            defaultValue = "And it came to pass, when the king heard the words of the book of the law, that he",
+            description = "Prompt of the -md test (raw text, no chat template).")
+    String specPrompt;
+
+    @Option(names = "--verify", paramLabel = "N", split = ",",
+            description = "Verification cost: time one forward pass of N+1 tokens against a single-token decode, at each -d depth"
+                    + " (instead of the pp/tg tests).")
+    List<Integer> verify;
+
     @Option(names = "--warmup", paramLabel = "SECONDS", defaultValue = "3",
             description = "Untimed warm-up per test, while the JIT compiles the kernels (default: ${DEFAULT-VALUE}).")
     double warmup;
@@ -150,6 +169,10 @@ final class BenchCommand implements Callable<Integer> {
         int context = maxDepth + Math.max(maxPrompt, maxGen) + 1;
         List<Result> results = new ArrayList<>();
         try (Model model = Model.open(file)) {
+            if (draftModel != null || verify != null) {
+                return speculative(model, modelName(model), file, model.file().fileBytes(), model.file().parameterCount(),
+                        threadList.get(0), out, err);
+            }
             if (context > model.config().trainedContext() && model.config().trainedContext() > 0) {
                 err.println("panamax: note: depth + test length " + context + " exceeds the model's trained context "
                         + model.config().trainedContext());
@@ -196,6 +219,78 @@ final class BenchCommand implements Callable<Integer> {
             }
             out.flush();
         }
+        return 0;
+    }
+
+    /** The -md and --verify tests (see {@link SpecBench}). */
+    private int speculative(Model model, String name, Path file, long size, long params, int threads,
+            PrintWriter out, PrintWriter err) {
+        GgmlType kType = ModelOptions.cacheType("-ctk", cacheTypeK.get(0));
+        GgmlType vType = ModelOptions.cacheType("-ctv", cacheTypeV != null ? cacheTypeV : cacheTypeK.get(0));
+        int nGen = gen.get(0);
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("model", name);
+        j.put("file", file.toString());
+        j.put("size_bytes", size);
+        j.put("params", params);
+        j.put("threads", threads);
+        List<Map<String, Object>> rs = new ArrayList<>();
+        if (verify != null) {
+            for (int v : verify) {
+                if (v < 1) {
+                    throw new PanamaxException("--verify takes draft lengths of 1 or more, got " + v);
+                }
+            }
+            int maxVerify = verify.stream().mapToInt(Integer::intValue).max().orElse(1) + 1;
+            int maxDepth = depth.stream().mapToInt(Integer::intValue).max().orElse(0);
+            try (Session session = model.newSession(new SessionOptions(maxDepth + maxVerify + 1, batch, kType, vType, threads))) {
+                for (int d : depth) {
+                    List<SpecBench.VerifyRow> rows = SpecBench.verification(session, verify, d, reps, warmup);
+                    rows.forEach(r -> rs.add(SpecBench.verifyJson(r)));
+                    if (!json) {
+                        SpecBench.printVerify(out, name, rows);
+                        out.flush();
+                    }
+                }
+            }
+        }
+        if (draftModel != null) {
+            if (!Files.isRegularFile(draftModel)) {
+                throw new PanamaxException(draftModel + ": no such file (-md)");
+            }
+            for (int n : draftLengths) {
+                if (n < 0) {
+                    throw new PanamaxException("--draft takes lengths of 0 or more, got " + n);
+                }
+            }
+            if (nGen < 1) {
+                throw new PanamaxException("-n must be at least 1 for the -md test");
+            }
+            int promptTokens = model.tokenizer().encode(specPrompt, model.tokenizer().addBos(), false).length;
+            int ctx = promptTokens + nGen + draftLengths.stream().mapToInt(Integer::intValue).max().orElse(0) + 2;
+            try (Model draft = Model.open(draftModel);
+                    Session session = model.newSession(new SessionOptions(ctx, batch, kType, vType, threads));
+                    Session draftSession = draft.newSession(new SessionOptions(ctx + 64, batch, GgmlType.F16, GgmlType.F16, threads))) {
+                List<SpecBench.SpecRow> rows = SpecBench.draftLengths(model, session, draft, draftSession, draftLengths,
+                        specPrompt, nGen, reps, warmup, err);
+                double base = rows.stream().filter(r -> r.draft() == 0).mapToDouble(SpecBench.SpecRow::tokensPerSecond)
+                        .findFirst().orElse(0);
+                rows.forEach(r -> rs.add(SpecBench.specJson(r, base)));
+                j.put("draft_model", draftModel.toString());
+                if (!json) {
+                    SpecBench.printSpec(out, name, draft.displayName(), nGen, rows);
+                }
+            }
+        }
+        j.put("results", rs);
+        if (json) {
+            out.println(Json.pretty(j));
+        } else {
+            out.println("panamax " + Panamax.versionString() + ", " + VectorShapes.describe() + ", Java "
+                    + Runtime.version().feature() + ", " + Runtime.getRuntime().availableProcessors() + " CPUs, "
+                    + threads + " threads");
+        }
+        out.flush();
         return 0;
     }
 

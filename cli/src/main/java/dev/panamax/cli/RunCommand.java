@@ -58,6 +58,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--raw", description = "Complete the prompt as plain text (no chat template).")
     boolean raw;
 
+    @Option(names = "--spec-speedup", description = "With -md: run the same generation again without the draft and report the"
+            + " speedup (and whether the text is identical).")
+    boolean specSpeedup;
+
     @Option(names = "--json", description = "Print one JSON object with the result instead of streaming text.")
     boolean json;
 
@@ -97,6 +101,14 @@ final class RunCommand implements Callable<Integer> {
             Generator.Result r = generator.generate(tokens, new Generator.Settings(generation.maxTokens, generation.stop,
                     generation.loopGuard, sampling.config()), printer::accept, () -> false);
             printer.finish();
+            Generator.Result plain = null;
+            if (draft != null && specSpeedup) {
+                // the same generation without the draft, from an empty cache, for the speedup
+                Generator alone = new Generator(session, tok);
+                alone.reset();
+                plain = alone.generate(tokens, new Generator.Settings(generation.maxTokens, generation.stop,
+                        generation.loopGuard, sampling.config()), t -> { }, () -> false);
+            }
             if (json) {
                 Map<String, Object> j = new LinkedHashMap<>();
                 j.put("model", model.displayName());
@@ -108,7 +120,13 @@ final class RunCommand implements Callable<Integer> {
                 j.put("prompt_tokens_per_second", round(r.promptTokensPerSecond()));
                 j.put("tokens_per_second", round(r.tokensPerSecond()));
                 if (draft != null) {
-                    j.put("speculation", Stats.speculation(r));
+                    Map<String, Object> spec = Stats.speculation(r);
+                    if (plain != null) {
+                        spec.put("tokens_per_second_without_draft", round(plain.tokensPerSecond()));
+                        spec.put("speedup", round(r.tokensPerSecond() / plain.tokensPerSecond()));
+                        spec.put("identical_to_plain", java.util.Arrays.equals(r.tokens(), plain.tokens()));
+                    }
+                    j.put("speculation", spec);
                 }
                 out.println(Json.pretty(j));
             } else {
@@ -116,6 +134,9 @@ final class RunCommand implements Callable<Integer> {
             }
             out.flush();
             err.println(Stats.line(r));
+            if (plain != null) {
+                err.println(Stats.speedupLine(r, plain));
+            }
             err.flush();
         }
         return 0;

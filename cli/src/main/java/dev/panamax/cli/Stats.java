@@ -21,6 +21,14 @@ final class Stats {
                 s.drafted(), s.accepted(), 100 * s.acceptanceRate(), tokensPerPass(r));
     }
 
+    /** The speculative run against the same run without a draft. */
+    static String speedupLine(Generator.Result spec, Generator.Result plain) {
+        boolean same = java.util.Arrays.equals(spec.tokens(), plain.tokens());
+        return String.format(Locale.ROOT, "without the draft: %d tokens in %.2f s, %.1f tok/s | speedup %.2fx | output %s",
+                plain.tokens().length, plain.generationNanos() / 1e9, plain.tokensPerSecond(),
+                spec.tokensPerSecond() / plain.tokensPerSecond(), same ? "identical" : "differs (sampling)");
+    }
+
     /** Generated tokens per batched target pass (the first token comes from the prompt pass). */
     static double tokensPerPass(Generator.Result r) {
         int passes = r.speculation().targetPasses();

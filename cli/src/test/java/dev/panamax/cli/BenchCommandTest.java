@@ -49,6 +49,44 @@ class BenchCommandTest {
     }
 
     @Test
+    void speculativeTableComparesDraftLengthsWithIdenticalOutput() throws Exception {
+        String model = RunCommandTest.model("qwen2-f32");
+        // the model drafting for itself: every drafted token is accepted, and the text is the same as without a draft
+        CliRunner r = CliRunner.run("bench", "-m", model, "-md", model, "--draft", "2,0", "-n", "7", "-r", "1", "-t", "1",
+                "--warmup", "0", "--spec-prompt", "The quick brown fox", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) JSON.std.mapFrom(r.out()).get("results");
+        assertEquals(2, rows.size(), r.out());
+        assertEquals(0, ((Number) rows.get(0).get("draft")).intValue(), "N=0 runs first");
+        assertEquals(1.0, ((Number) rows.get(0).get("speedup")).doubleValue());
+        Map<String, Object> two = rows.get(1);
+        assertEquals(Boolean.TRUE, two.get("identical_to_plain"), two.toString());
+        assertTrue(((Number) two.get("drafted")).intValue() > 0, two.toString());
+        assertEquals(two.get("drafted"), two.get("accepted"), two.toString());
+        CliRunner t = CliRunner.run("bench", "-m", model, "-md", RunCommandTest.model("qwen2-quant-q4_0"), "--draft", "0,1,3",
+                "-n", "6", "-r", "1", "-t", "1", "--warmup", "0");
+        assertEquals(0, t.exitCode(), t.err());
+        assertEquals(3, t.out().lines().filter(l -> l.matches("\\|\\s+[013] \\|.*")).count(), t.out());
+        assertTrue(!t.out().contains("| NO"), "speculation changed the greedy output: " + t.out());
+    }
+
+    @Test
+    void verificationCostIsRelativeToOneTokenAtEachDepth() throws Exception {
+        CliRunner r = CliRunner.run("bench", "-m", RunCommandTest.model("qwen2-f32"), "--verify", "1,3", "-d", "0,5", "-r",
+                "2", "-t", "1", "--warmup", "0", "--json");
+        assertEquals(0, r.exitCode(), r.err());
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) JSON.std.mapFrom(r.out()).get("results");
+        assertEquals(6, rows.size(), r.out());
+        assertEquals(1.0, ((Number) rows.get(0).get("relative_to_one_token")).doubleValue());
+        assertEquals(4, ((Number) rows.get(2).get("tokens")).intValue());
+        assertEquals(5, ((Number) rows.get(5).get("n_depth")).intValue());
+        CliRunner bad = CliRunner.run("bench", "-m", RunCommandTest.model("qwen2-f32"), "--verify", "0");
+        assertTrue(bad.err().contains("--verify takes draft lengths of 1 or more"), bad.err());
+    }
+
+    @Test
     void badOptionsAreClearErrors() {
         CliRunner r = CliRunner.run("bench", "-p", "4");
         assertEquals(1, r.exitCode());

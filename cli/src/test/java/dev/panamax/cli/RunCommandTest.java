@@ -32,6 +32,19 @@ class RunCommandTest {
     }
 
     @Test
+    void specSpeedupComparesWithTheRunWithoutADraft() throws Exception {
+        CliRunner r = CliRunner.run("run", "-m", model("qwen2-f32"), "-md", model("qwen2-quant-q8_0"), "--draft", "3",
+                "--spec-speedup", "-p", "Hello", "-n", "10", "--temp", "0", "--raw", "--json", "-t", "1");
+        assertEquals(0, r.exitCode(), r.err());
+        @SuppressWarnings("unchecked")
+        Map<String, Object> spec = (Map<String, Object>) JSON.std.mapFrom(r.out()).get("speculation");
+        assertEquals(Boolean.TRUE, spec.get("identical_to_plain"), spec.toString());
+        assertTrue(((Number) spec.get("speedup")).doubleValue() > 0, spec.toString());
+        assertTrue(((Number) spec.get("drafted")).intValue() > 0, spec.toString());
+        assertTrue(r.err().contains("without the draft: 10 tokens") && r.err().contains("output identical"), r.err());
+    }
+
+    @Test
     void seededSamplingRepeatsAndStopStringsAreNotPrinted() throws Exception {
         String[] args = {"run", "-m", model("qwen2-f32"), "-p", "Hi", "-n", "24", "--temp", "1.2", "--seed", "7", "--raw",
             "--json", "-ctk", "f32", "-ctv", "f32"};
