@@ -21,6 +21,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -85,6 +86,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "512",
             description = "Prompt tokens per forward call (default: ${DEFAULT-VALUE}).")
     int batch;
+
+    @Mixin
+    GpuOptions gpu;
 
     @Option(names = {"-md", "--model-draft"}, paramLabel = "DRAFT.gguf",
             description = "Speculative decoding: greedy generation of -n tokens from --spec-prompt with each --draft length"
@@ -185,8 +189,9 @@ final class BenchCommand implements Callable<Integer> {
                 GgmlType kType = ModelOptions.cacheType("-ctk", ctk);
                 GgmlType vType = ModelOptions.cacheType("-ctv", cacheTypeV != null ? cacheTypeV : ctk);
                 for (int t : threadList) {
-                    SessionOptions opts = new SessionOptions(context, batch, kType, vType, t);
+                    SessionOptions opts = new SessionOptions(context, batch, kType, vType, t).withBackend(gpu.backendOptions());
                     try (Session session = model.newSession(opts)) {
+                        GpuOptions.report(session, err);
                         for (int d : depth) {
                             for (int p : prompt) {
                                 if (p > 0) {
@@ -243,7 +248,9 @@ final class BenchCommand implements Callable<Integer> {
             }
             int maxVerify = verify.stream().mapToInt(Integer::intValue).max().orElse(1) + 1;
             int maxDepth = depth.stream().mapToInt(Integer::intValue).max().orElse(0);
-            try (Session session = model.newSession(new SessionOptions(maxDepth + maxVerify + 1, batch, kType, vType, threads))) {
+            try (Session session = model.newSession(new SessionOptions(maxDepth + maxVerify + 1, batch, kType, vType, threads)
+                    .withBackend(gpu.backendOptions()))) {
+                GpuOptions.report(session, err);
                 for (int d : depth) {
                     List<SpecBench.VerifyRow> rows = SpecBench.verification(session, verify, d, reps, warmup);
                     rows.forEach(r -> rs.add(SpecBench.verifyJson(r)));
@@ -269,7 +276,8 @@ final class BenchCommand implements Callable<Integer> {
             int promptTokens = model.tokenizer().encode(specPrompt, model.tokenizer().addBos(), false).length;
             int ctx = promptTokens + nGen + draftLengths.stream().mapToInt(Integer::intValue).max().orElse(0) + 2;
             try (Model draft = Model.open(draftModel);
-                    Session session = model.newSession(new SessionOptions(ctx, batch, kType, vType, threads));
+                    Session session = model.newSession(new SessionOptions(ctx, batch, kType, vType, threads)
+                            .withBackend(gpu.backendOptions()));
                     Session draftSession = draft.newSession(new SessionOptions(ctx + 64, batch, GgmlType.F16, GgmlType.F16, threads))) {
                 List<SpecBench.SpecRow> rows = SpecBench.draftLengths(model, session, draft, draftSession, draftLengths,
                         specPrompt, nGen, reps, warmup, err);
