@@ -115,13 +115,18 @@ final class SpecBench {
             all.add(w + 1);
         }
         long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+        long single;
         do {
             for (int t : all) {
                 pass(session, tokens, depth, t);
             }
+            long t0 = System.nanoTime();
+            pass(session, tokens, depth, 1);
+            single = System.nanoTime() - t0;
         } while (System.nanoTime() < warmEnd);
-        // interleaved: each repetition times every width once, so drift on a shared machine hits all alike
-        int passesPerRep = 8;
+        // interleaved: each repetition times every width once, so drift on a shared machine hits all
+        // alike; fast models repeat each pass to about a quarter of a second
+        int passesPerRep = (int) Math.max(1, Math.min(16, 250_000_000L / Math.max(1, single)));
         double[][] ms = new double[all.size()][reps];
         for (int r = 0; r < reps; r++) {
             for (int i = 0; i < all.size(); i++) {
@@ -132,10 +137,10 @@ final class SpecBench {
                 ms[i][r] = (System.nanoTime() - t0) / 1e6 / passesPerRep;
             }
         }
-        double single = mean(ms[0]);
+        double one = mean(ms[0]);
         List<VerifyRow> rows = new ArrayList<>();
         for (int i = 0; i < all.size(); i++) {
-            rows.add(new VerifyRow(all.get(i), depth, mean(ms[i]), stddev(ms[i]), mean(ms[i]) / single));
+            rows.add(new VerifyRow(all.get(i), depth, mean(ms[i]), stddev(ms[i]), mean(ms[i]) / one));
         }
         return rows;
     }

@@ -74,7 +74,7 @@ final class CandidateSearch {
                 IntVector l = isc.mul(xi - min).add(MAGIC).reinterpretAsInts().and(0x007fffff).sub(0x00400000)
                         .max(0).min(nmax);
                 l.intoArray(s.levels, i * V);
-                FloatVector lf = (FloatVector) l.convert(VectorOperators.I2F, 0);
+                FloatVector lf = (FloatVector) l.convertShape(VectorOperators.I2F, F, 0);
                 FloatVector wl = lf.mul(wi);
                 sl = sl.add(wl);
                 sl2 = sl2.add(wl.mul(lf));
@@ -89,12 +89,12 @@ final class CandidateSearch {
             FloatVector cur = FloatVector.zero(F);
             if (useMad) { // two loops: a vector-valued ?: would cost twice as much
                 for (int i = 0; i < n; i++) {
-                    FloatVector lf = (FloatVector) IntVector.fromArray(I, s.levels, i * V).convert(VectorOperators.I2F, 0);
+                    FloatVector lf = (FloatVector) IntVector.fromArray(I, s.levels, i * V).convertShape(VectorOperators.I2F, F, 0);
                     cur = cur.add(thisScale.mul(lf).add(thisMin).sub(x[xo + i]).abs().mul(w[wo + i]));
                 }
             } else {
                 for (int i = 0; i < n; i++) {
-                    FloatVector lf = (FloatVector) IntVector.fromArray(I, s.levels, i * V).convert(VectorOperators.I2F, 0);
+                    FloatVector lf = (FloatVector) IntVector.fromArray(I, s.levels, i * V).convertShape(VectorOperators.I2F, F, 0);
                     FloatVector diff = thisScale.mul(lf).add(thisMin).sub(x[xo + i]);
                     cur = cur.add(diff.mul(diff).mul(w[wo + i]));
                 }
@@ -149,7 +149,7 @@ final class CandidateSearch {
                 IntVector l = isc.mul(xi).add(MAGIC).reinterpretAsInts().and(0x007fffff).sub(0x00400000)
                         .max(-nmax).min(nmax - 1);
                 l.intoArray(s.levels, i * V);
-                FloatVector lf = (FloatVector) l.convert(VectorOperators.I2F, 0);
+                FloatVector lf = (FloatVector) l.convertShape(VectorOperators.I2F, F, 0);
                 slx = slx.add(lf.mul(wx));
                 sl2 = sl2.add(lf.mul(w).mul(lf));
             }

@@ -151,7 +151,7 @@ final class IQ4XSFormat implements QuantFormat {
                 }
                 sum = sum.add(sub.mul(subScale(sh, sl, ib)));
             }
-            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xd[so + b]), acc);
+            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, Int8Dot.F, 0)).fma(FloatVector.broadcast(F, d * xd[so + b]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

@@ -141,8 +141,8 @@ final class Int8Dot {
                 s1 = s1.add(pb.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .add(pb.lanewise(VectorOperators.ASHR, 16)));
             }
-            acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, wd[b] * xs[sa + (b >> shift)]), acc0);
-            acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, wd[b] * xs[sb + (b >> shift)]), acc1);
+            acc0 = ((FloatVector) s0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, wd[b] * xs[sa + (b >> shift)]), acc0);
+            acc1 = ((FloatVector) s1.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, wd[b] * xs[sb + (b >> shift)]), acc1);
         }
         float r0 = acc0.reduceLanes(VectorOperators.ADD);
         float r1 = acc1.reduceLanes(VectorOperators.ADD);

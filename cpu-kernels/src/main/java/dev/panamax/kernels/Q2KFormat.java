@@ -79,7 +79,7 @@ final class Q2KFormat implements QuantFormat {
                             int e = 128 * h + 32 * j + l;
                             int sc = src.get(ValueLayout.JAVA_BYTE, o + e / 16) & 0xFF;
                             FloatVector q = (FloatVector) qs.lanewise(VectorOperators.LSHR, 2 * j).and(3)
-                                    .convert(VectorOperators.I2F, 0);
+                                    .convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
                             // d*sc*q is exact, so the fused form rounds once, as the reference
                             q.fma(FloatVector.broadcast(F32, d * (sc & 0xF)), FloatVector.broadcast(F32, -(min * (sc >> 4))))
                                     .intoArray(dst, y + e);
@@ -195,7 +195,7 @@ final class Q2KFormat implements QuantFormat {
                     isum = isum.add(widenSum(p));
                 }
             }
-            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
             acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 80) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;

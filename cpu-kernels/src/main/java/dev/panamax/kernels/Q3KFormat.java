@@ -94,7 +94,7 @@ final class Q3KFormat implements QuantFormat {
                                     .or(hm.lanewise(VectorOperators.LSHR, 4 * h + j).and(1).lanewise(VectorOperators.LSHL, 2))
                                     .sub(4);
                             // d*sc*q is exact in float (11 + 6 + 3 bits)
-                            ((FloatVector) q.convert(VectorOperators.I2F, 0)).mul(d * sc).intoArray(dst, y + e);
+                            ((FloatVector) q.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(d * sc).intoArray(dst, y + e);
                         }
                     }
                 }
@@ -235,7 +235,7 @@ final class Q3KFormat implements QuantFormat {
                 p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 5).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
                 isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
             }
-            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 108) * ad[ab]), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 108) * ad[ab]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
@@ -271,7 +271,7 @@ final class Q3KFormat implements QuantFormat {
                     }
                 }
             }
-            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
             acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 108) * ad[token * nb + b]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);

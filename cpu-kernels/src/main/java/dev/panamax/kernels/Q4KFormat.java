@@ -94,8 +94,8 @@ final class Q4KFormat implements QuantFormat {
                     for (int p = 0; p < KQuants.QPARTS; p++) {
                         int l = l0 + p * I32.length();
                         IntVector q = KQuants.toInts(qb, p);
-                        FloatVector lo = (FloatVector) q.and(0xF).convert(VectorOperators.I2F, 0);
-                        FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xF).convert(VectorOperators.I2F, 0);
+                        FloatVector lo = (FloatVector) q.and(0xF).convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
+                        FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xF).convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
                         lo.fma(d1, m1).intoArray(dst, y + 64 * c + l);
                         hi.fma(d2, m2).intoArray(dst, y + 64 * c + 32 + l);
                     }
@@ -214,7 +214,7 @@ final class Q4KFormat implements QuantFormat {
             long sc = KQuants.unpackScalesK4(s8, s4);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
-            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convert(VectorOperators.I2F, 0))
+            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
                     .fma(FloatVector.broadcast(F2, fp16(w, o + 2) * da), macc);
             int ao = QK_K * ab;
             ShortVector v0;
@@ -250,7 +250,7 @@ final class Q4KFormat implements QuantFormat {
                     .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 240)));
             isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
                     .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
-            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
     }
@@ -297,7 +297,7 @@ final class Q4KFormat implements QuantFormat {
                 isum = isum.add(pairSum(p0).mul((int) (sc >>> (16 * c)) & 0xFF))
                         .add(pairSum(p1).mul((int) (sc >>> (16 * c + 8)) & 0xFF));
             }
-            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
             acc = fs.fma(FloatVector.broadcast(F32, fp16(w, o) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;

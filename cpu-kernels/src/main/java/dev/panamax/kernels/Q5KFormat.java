@@ -97,8 +97,8 @@ final class Q5KFormat implements QuantFormat {
                         IntVector lo = q.and(0xF).or(h.lanewise(VectorOperators.LSHR, 2 * c).and(1).lanewise(VectorOperators.LSHL, 4));
                         IntVector hi = q.lanewise(VectorOperators.LSHR, 4).and(0xF)
                                 .or(h.lanewise(VectorOperators.LSHR, 2 * c + 1).and(1).lanewise(VectorOperators.LSHL, 4));
-                        ((FloatVector) lo.convert(VectorOperators.I2F, 0)).fma(d1, m1).intoArray(dst, y + 64 * c + l);
-                        ((FloatVector) hi.convert(VectorOperators.I2F, 0)).fma(d2, m2).intoArray(dst, y + 64 * c + 32 + l);
+                        ((FloatVector) lo.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).fma(d1, m1).intoArray(dst, y + 64 * c + l);
+                        ((FloatVector) hi.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).fma(d2, m2).intoArray(dst, y + 64 * c + 32 + l);
                     }
                 }
             }
@@ -181,7 +181,7 @@ final class Q5KFormat implements QuantFormat {
             long sc = KQuants.unpackScalesK4(s8, s4);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
-            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convert(VectorOperators.I2F, 0))
+            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
                     .fma(FloatVector.broadcast(F2, fp16(w, o + 2) * da), macc);
             int ao = QK_K * ab;
             ShortVector h0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
@@ -223,7 +223,7 @@ final class Q5KFormat implements QuantFormat {
                     .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 240)));
             isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
                     .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
-            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
     }
@@ -271,7 +271,7 @@ final class Q5KFormat implements QuantFormat {
                 isum = isum.add(pairSum(p0).mul((int) (sc >>> (16 * c)) & 0xFF))
                         .add(pairSum(p1).mul((int) (sc >>> (16 * c + 8)) & 0xFF));
             }
-            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
             acc = fs.fma(FloatVector.broadcast(F32, fp16(w, o) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;

@@ -169,7 +169,7 @@ final class Q5_1Format implements QuantFormat {
                 sum = sum.add(pi.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)
                         .add(pi.lanewise(VectorOperators.ASHR, 16)));
             }
-            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
+            acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, Int8Dot.F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
             ms += m * xs[so + b] * xsum[so + b];
         }
         return acc.reduceLanes(VectorOperators.ADD) + ms;

@@ -92,7 +92,7 @@ final class Q6KFormat implements QuantFormat {
                             int e = 128 * h + 32 * k + l;
                             // (d*scale) is exact; one rounding for *q, as the reference
                             float ds = d * src.get(ValueLayout.JAVA_BYTE, o + 192 + e / 16);
-                            ((FloatVector) q.convert(VectorOperators.I2F, 0)).mul(ds).intoArray(dst, y + e);
+                            ((FloatVector) q.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(ds).intoArray(dst, y + e);
                         }
                     }
                 }
@@ -202,7 +202,7 @@ final class Q6KFormat implements QuantFormat {
                     isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 6)));
                 }
             }
-            acc = ((FloatVector) isum.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 208) * ad[ab]), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 208) * ad[ab]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
@@ -237,7 +237,7 @@ final class Q6KFormat implements QuantFormat {
                     }
                 }
             }
-            FloatVector fs = (FloatVector) isum.convert(VectorOperators.I2F, 0);
+            FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
             acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 208) * ad[token * nb + b]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
