@@ -36,10 +36,14 @@ class RunCommandTest {
         CliRunner r = CliRunner.run("run", "-m", model("qwen2-f32"), "-md", model("qwen2-quant-q8_0"), "--draft", "3",
                 "--spec-speedup", "-p", "Hello", "-n", "10", "--temp", "0", "--raw", "--json", "-t", "1");
         assertEquals(0, r.exitCode(), r.err());
+        Map<String, Object> j = JSON.std.mapFrom(r.out());
         @SuppressWarnings("unchecked")
-        Map<String, Object> spec = (Map<String, Object>) JSON.std.mapFrom(r.out()).get("speculation");
+        Map<String, Object> spec = (Map<String, Object>) j.get("speculation");
         assertEquals(Boolean.TRUE, spec.get("identical_to_plain"), spec.toString());
-        assertTrue(((Number) spec.get("speedup")).doubleValue() > 0, spec.toString());
+        // the speedup is this run's speed over the run without the draft (both rounded to 0.01)
+        double ratio = ((Number) j.get("tokens_per_second")).doubleValue()
+                / ((Number) spec.get("tokens_per_second_without_draft")).doubleValue();
+        assertEquals(ratio, ((Number) spec.get("speedup")).doubleValue(), 0.011, spec.toString());
         assertTrue(((Number) spec.get("drafted")).intValue() > 0, spec.toString());
         assertTrue(r.err().contains("without the draft: 10 tokens") && r.err().contains("output identical"), r.err());
     }

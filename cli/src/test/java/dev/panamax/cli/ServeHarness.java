@@ -35,9 +35,9 @@ final class ServeHarness implements AutoCloseable {
     final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
 
-    private ServeHarness(String... args) throws IOException {
+    private ServeHarness(String model, String... args) throws IOException {
         // one compute thread: the tests share two cores, and spinning workers would slow everything
-        String[] all = Stream.concat(Stream.of("-m", MODEL, "--port", "0", "-t", "1", "-ctk", "f32", "-ctv", "f32"),
+        String[] all = Stream.concat(Stream.of("-m", model, "--port", "0", "-t", "1", "-ctk", "f32", "-ctv", "f32"),
                 Arrays.stream(args)).toArray(String[]::new);
         ServeCommand cmd = new ServeCommand();
         new CommandLine(cmd).parseArgs(all);
@@ -47,8 +47,13 @@ final class ServeHarness implements AutoCloseable {
     }
 
     static ServeHarness start(String... args) {
+        return startOn(MODEL, args);
+    }
+
+    /** A server on another model file (e.g. the trained demo model in models/). */
+    static ServeHarness startOn(String model, String... args) {
         try {
-            return new ServeHarness(args);
+            return new ServeHarness(model, args);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
