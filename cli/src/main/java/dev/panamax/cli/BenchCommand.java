@@ -123,23 +123,11 @@ final class BenchCommand implements Callable<Integer> {
     record Result(String test, int threads, String cacheK, String cacheV, int depth, int nPrompt, int nGen,
             double[] tokensPerSecond) {
         double mean() {
-            double s = 0;
-            for (double v : tokensPerSecond) {
-                s += v;
-            }
-            return s / tokensPerSecond.length;
+            return SpecBench.mean(tokensPerSecond);
         }
 
         double stddev() {
-            if (tokensPerSecond.length < 2) {
-                return 0;
-            }
-            double m = mean();
-            double s = 0;
-            for (double v : tokensPerSecond) {
-                s += (v - m) * (v - m);
-            }
-            return Math.sqrt(s / (tokensPerSecond.length - 1));
+            return SpecBench.stddev(tokensPerSecond);
         }
     }
 

@@ -50,7 +50,7 @@ final class PlanCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         long free = parseSize("--vram", vram);
-        int ngl = gpuLayers.equalsIgnoreCase("auto") ? -1 : parseLayers(gpuLayers);
+        int ngl = GpuOptions.parseLayers(gpuLayers);
         PrintWriter out = spec.commandLine().getOut();
         int context = modelOptions.context;
         GgmlType k = ModelOptions.cacheType("-ctk", modelOptions.cacheTypeK);
@@ -123,18 +123,6 @@ final class PlanCommand implements Callable<Integer> {
             default -> 1;
         };
         return (long) (v * mult);
-    }
-
-    private static int parseLayers(String s) {
-        try {
-            int n = Integer.parseInt(s.strip());
-            if (n < 0) {
-                throw new NumberFormatException();
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new PanamaxException("-ngl: expected a layer count or 'auto', got '" + s + "'");
-        }
     }
 
     static BackendOptions options() {

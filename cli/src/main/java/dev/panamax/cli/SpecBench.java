@@ -211,7 +211,7 @@ final class SpecBench {
         return m;
     }
 
-    private static double mean(double[] v) {
+    static double mean(double[] v) {
         double s = 0;
         for (double x : v) {
             s += x;
@@ -219,7 +219,8 @@ final class SpecBench {
         return s / v.length;
     }
 
-    private static double stddev(double[] v) {
+    /** Sample standard deviation (0 for one sample). */
+    static double stddev(double[] v) {
         if (v.length < 2) {
             return 0;
         }
