@@ -189,51 +189,55 @@ final class Q3KFormat implements QuantFormat {
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
         int[] sc = SCALES.get();
-        float acc = 0;
+        FloatVector acc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
             long o = rowOffset + (long) b * BLOCK;
             int ab = token * nb + b;
-            acc += block256(w, o, a, QK_K * ab, bsum, 16 * ab, sc) * (fp16(w, o + 108) * ad[ab]);
-        }
-        return acc;
-    }
-
-    /**
-     * One super-block of {@link #dot256}: sum_g sc_g * (sum (q + 4) a - 4 * bsum_g), exact in int
-     * (|sum| < 2^23). A method of its own, one loop body for all sixteen 16-value groups: the whole
-     * row loop in one method sat at C2's inlining node limit and was at times compiled without the
-     * vector intrinsics (ten times slower).
-     */
-    private static int block256(MemorySegment w, long o, short[] a, int ao, int[] bsum, int bo, int[] sc) {
-        long s8 = w.get(LONG_LE, o + 96);
-        int s4 = w.get(INT_LE, o + 104);
-        IntVector lo = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Lo(s8, s4)).reinterpretAsBytes()
-                .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
-        IntVector hi = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Hi(s8, s4)).reinterpretAsBytes()
-                .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
-        lo.intoArray(sc, 0);
-        hi.intoArray(sc, 8);
-        IntVector isum = lo.mul(IntVector.fromArray(I2, bsum, bo)).add(hi.mul(IntVector.fromArray(I2, bsum, bo + 8)))
-                .lanewise(VectorOperators.LSHL, 2).neg();
-        for (int h = 0; h < 2; h++) {
+            int ao = QK_K * ab;
+            long s8 = w.get(LONG_LE, o + 96);
+            int s4 = w.get(INT_LE, o + 104);
+            IntVector lo = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Lo(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            IntVector hi = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Hi(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            lo.intoArray(sc, 0);
+            hi.intoArray(sc, 8);
+            // sum_g sc_g * (sum (q + 4) a - 4 * bsum_g)
+            IntVector isum = lo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+                    .lanewise(VectorOperators.LSHL, 2).neg();
             for (int l = 0; l < 32; l += 16) {
-                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * h + l, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                // hmask bit (4h + j) moved to value 4: ((hm << 2) >> bit) & 4
-                ShortVector hm4 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0)).lanewise(VectorOperators.LSHL, 2);
-                int e = 128 * h + l;
-                for (int j = 0; j < 4; j++) {
-                    ShortVector p = qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3)
-                            .or(hm4.lanewise(VectorOperators.LSHR, 4 * h + j).and((short) 4))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 32 * j));
-                    IntVector pi = p.reinterpretAsInts();
-                    isum = isum.add(pi.add(pi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                            .mul(sc[e / 16 + 2 * j]));
-                }
+                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                int e = 0 + l;
+                int g = e / 16;
+                ShortVector p;
+                p = qs.and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 0));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 0]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 32));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 3).or(hm.and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 64));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
             }
+            for (int l = 0; l < 32; l += 16) {
+                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                int e = 128 + l;
+                int g = e / 16;
+                ShortVector p;
+                p = qs.and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 0));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 0]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 32));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 64));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]));
+                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 5).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
+                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+            }
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 108) * ad[ab]), acc);
         }
-        return isum.reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
