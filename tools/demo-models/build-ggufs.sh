@@ -14,7 +14,7 @@
 #   TYPES        target quantizations (default: all of the table); F16 is always made
 #   DRAFT_TYPES  draft quantizations (default "Q8_0 Q4_K_M")
 #   REUSE        1: skip a step whose output exists and is not empty (default 0: redo all)
-#   SHIP         1: copy demo-target-{Q8_0,Q4_K_M,Q4_K_H} and demo-draft-Q4_K_M to models/
+#   SHIP         1: copy demo-target-{Q4_K_M,Q4_K_H} and demo-draft-{Q4_K_M,Q8_0} to models/ (every file under 10 MiB)
 #   THREADS      compute threads (default: physical cores)
 # Needs: JDK 25 (as ./panamax), python3 (standard library only) for the table.
 set -euo pipefail
@@ -87,7 +87,7 @@ done
 
 if [ "$SHIP" = 1 ]; then
   mkdir -p models
-  for f in demo-target-Q8_0 demo-target-Q4_K_M demo-target-Q4_K_H demo-draft-Q4_K_M; do
+  for f in demo-target-Q4_K_M demo-target-Q4_K_H demo-draft-Q4_K_M demo-draft-Q8_0; do
     cp "$OUT/$f.gguf" models/
   done
   log "copied to models/: $(du -cb models/*.gguf | tail -1 | cut -f1) bytes in all"
