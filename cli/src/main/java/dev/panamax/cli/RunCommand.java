@@ -98,16 +98,16 @@ final class RunCommand implements Callable<Integer> {
                 err.println("speculative decoding: " + draft.model.displayName() + ", N=" + draftOptions.draftMax + ", "
                         + draft.drafter.bridge().describe());
             }
-            Generator.Result r = generator.generate(tokens, new Generator.Settings(generation.maxTokens, generation.stop,
-                    generation.loopGuard, sampling.config()), printer::accept, () -> false);
+            Generator.Settings settings = new Generator.Settings(generation.maxTokens, generation.stop, generation.loopGuard,
+                    sampling.config());
+            Generator.Result r = generator.generate(tokens, settings, printer::accept, () -> false);
             printer.finish();
             Generator.Result plain = null;
             if (draft != null && specSpeedup) {
                 // the same generation without the draft, from an empty cache, for the speedup
                 Generator alone = new Generator(session, tok);
                 alone.reset();
-                plain = alone.generate(tokens, new Generator.Settings(generation.maxTokens, generation.stop,
-                        generation.loopGuard, sampling.config()), t -> { }, () -> false);
+                plain = alone.generate(tokens, settings, t -> { }, () -> false);
             }
             if (json) {
                 Map<String, Object> j = new LinkedHashMap<>();

@@ -116,7 +116,8 @@ public final class Generator {
         return new Result(emitter.tokens(), emitter.text(), reason, prompt.length, reused, t1 - t0, t2 - t1, stats);
     }
 
-    private StopReason plain(Sampler sampler, Emitter emitter, float[] logits) {
+    private StopReason plain(Sampler sampler, Emitter emitter, float[] promptLogits) {
+        float[] logits = promptLogits;
         while (true) {
             StopReason r = emitter.before();
             if (r != null) {
@@ -133,7 +134,7 @@ public final class Generator {
             if (session.position() >= session.context()) {
                 return StopReason.CONTEXT;
             }
-            session.forward(new int[] {token}, 0, 1, 0, (i, l, o) -> System.arraycopy(l, o, logits, 0, logits.length));
+            logits = session.decodeInPlace(token); // the session's buffer: no allocation or copy per token
         }
     }
 
