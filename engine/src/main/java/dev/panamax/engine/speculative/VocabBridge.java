@@ -105,6 +105,11 @@ public final class VocabBridge {
         return out;
     }
 
+    /** Target tokens whose text is frozen into committed draft tokens (the rest is retokenized per call). */
+    int frozenTargetTokens() {
+        return frozenTargetTokens;
+    }
+
     private boolean prefixUnchanged(int[] history, int length) {
         if (frozenTargetTokens > length) {
             return false;
