@@ -194,8 +194,12 @@ final class Q3KFormat implements QuantFormat {
             long o = rowOffset + (long) b * BLOCK;
             int ab = token * nb + b;
             int ao = QK_K * ab;
-            long s8 = w.get(LONG_LE, o + 96);
-            int s4 = w.get(INT_LE, o + 104);
+            // bytes 94..109 (scales at 96, d at 108) through one vector load: scalar segment reads are calls here
+            LongVector hdr = ByteVector.fromMemorySegment(B2, w, o + 94, LE).reinterpretAsLongs();
+            long hd0 = hdr.lane(0);
+            long hd1 = hdr.lane(1);
+            long s8 = (hd0 >>> 16) | (hd1 << 48);
+            int s4 = (int) (hd1 >>> 16);
             IntVector lo = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Lo(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
             IntVector hi = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Hi(s8, s4)).reinterpretAsBytes()
@@ -235,7 +239,7 @@ final class Q3KFormat implements QuantFormat {
                 p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 5).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
                 isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
             }
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 108) * ad[ab]), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }

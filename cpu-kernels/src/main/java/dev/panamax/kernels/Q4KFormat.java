@@ -209,13 +209,17 @@ final class Q4KFormat implements QuantFormat {
             long o = rowOffset + (long) b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            long s8 = w.get(LONG_LE, o + 4);
-            int s4 = w.get(INT_LE, o + 12);
+            // the 16-byte header through one vector load: scalar segment reads are calls here
+            LongVector hdr = ByteVector.fromMemorySegment(B2, w, o, LE).reinterpretAsLongs();
+            long h0 = hdr.lane(0);
+            long h1 = hdr.lane(1);
+            long s8 = (h0 >>> 32) | (h1 << 32);
+            int s4 = (int) (h1 >>> 32);
             long sc = KQuants.unpackScalesK4(s8, s4);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
-                    .fma(FloatVector.broadcast(F2, fp16(w, o + 2) * da), macc);
+                    .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
             ShortVector v0;
             ShortVector v1;
@@ -250,7 +254,7 @@ final class Q4KFormat implements QuantFormat {
                     .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 240)));
             isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
                     .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) h0) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
     }

@@ -176,13 +176,17 @@ final class Q5KFormat implements QuantFormat {
             long o = rowOffset + (long) b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            long s8 = w.get(LONG_LE, o + 4);
-            int s4 = w.get(INT_LE, o + 12);
+            // the 16-byte header through one vector load: scalar segment reads are calls here
+            LongVector hdr = ByteVector.fromMemorySegment(B2, w, o, LE).reinterpretAsLongs();
+            long hd0 = hdr.lane(0);
+            long hd1 = hdr.lane(1);
+            long s8 = (hd0 >>> 32) | (hd1 << 32);
+            int s4 = (int) (hd1 >>> 32);
             long sc = KQuants.unpackScalesK4(s8, s4);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
-                    .fma(FloatVector.broadcast(F2, fp16(w, o + 2) * da), macc);
+                    .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
             ShortVector h0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
             ShortVector h1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
@@ -223,7 +227,7 @@ final class Q5KFormat implements QuantFormat {
                     .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 240)));
             isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
                     .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o) * da), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) hd0) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
     }

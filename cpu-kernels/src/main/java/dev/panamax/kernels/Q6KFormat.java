@@ -22,6 +22,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -176,6 +177,11 @@ final class Q6KFormat implements QuantFormat {
             int ab = token * nb + b;
             int ao = QK_K * ab;
             ByteVector scb = ByteVector.fromMemorySegment(B2, w, o + 192, LE);
+            // scales and d as scalars through vector loads: scalar segment reads are calls here
+            LongVector scl = scb.reinterpretAsLongs();
+            long sc0 = scl.lane(0);
+            long sc1 = scl.lane(1);
+            float d = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, o + 194, LE).reinterpretAsLongs().lane(1) >>> 48));
             IntVector isum = ((IntVector) scb.convertShape(VectorOperators.B2I, I2, 0)).mul(IntVector.fromArray(I2, bsum, 16 * ab))
                     .add(((IntVector) scb.convertShape(VectorOperators.B2I, I2, 1)).mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .lanewise(VectorOperators.LSHL, 5).neg();
@@ -183,26 +189,27 @@ final class Q6KFormat implements QuantFormat {
                 for (int l = 0; l < 32; l += 16) {
                     // values e = 128h + 32k + l .. +15, group e / 16, for k = 0..3
                     int e = 128 * h + l;
-                    long g = o + 192 + e / 16;
+                    long sh = h == 0 ? sc0 : sc1;
+                    int g = 8 * (l / 16);
                     ShortVector qh = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                     ShortVector ql = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                     ShortVector q = ql.and((short) 15).or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 0x30));
                     ShortVector p = q.mul(ShortVector.fromArray(S2, a, ao + e));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g)));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> g)));
                     q = ql.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).or(qh.and((short) 0x30));
                     p = q.mul(ShortVector.fromArray(S2, a, ao + e + 64));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 4)));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 32))));
                     ql = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                     q = ql.and((short) 15).or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 0x30));
                     p = q.mul(ShortVector.fromArray(S2, a, ao + e + 32));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 2)));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 16))));
                     q = ql.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15)
                             .or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 0x30));
                     p = q.mul(ShortVector.fromArray(S2, a, ao + e + 96));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(w.get(ValueLayout.JAVA_BYTE, g + 6)));
+                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 48))));
                 }
             }
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, fp16(w, o + 208) * ad[ab]), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, d * ad[ab]), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
