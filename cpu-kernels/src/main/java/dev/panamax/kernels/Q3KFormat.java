@@ -10,6 +10,7 @@ import static dev.panamax.kernels.KQuants.L2;
 import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.pairSum;
 import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.fp16;
@@ -209,35 +210,35 @@ final class Q3KFormat implements QuantFormat {
             // sum_g sc_g * (sum (q + 4) a - 4 * bsum_g)
             IntVector isum = lo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .lanewise(VectorOperators.LSHL, 2).neg();
-            for (int l = 0; l < 32; l += 16) {
-                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                int e = 0 + l;
-                int g = e / 16;
-                ShortVector p;
-                p = qs.and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 0));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 0]));
-                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 32));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]));
-                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 3).or(hm.and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 64));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]));
-                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
-            }
-            for (int l = 0; l < 32; l += 16) {
-                ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                int e = 128 + l;
-                int g = e / 16;
-                ShortVector p;
-                p = qs.and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 0));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 0]));
-                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 32));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]));
-                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 64));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]));
-                p = qs.reinterpretAsInts().lanewise(VectorOperators.LSHR, 6).reinterpretAsShorts().and((short) 3).or(hm.reinterpretAsInts().lanewise(VectorOperators.LSHR, 5).reinterpretAsShorts().and((short) 4)).mul(ShortVector.fromArray(S2, a, ao + e + 96));
-                isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+            // loops, not hand unrolling: C2 unrolls them after inlining, and a short body keeps
+            // the compilation under the node counts past which vector ops stop being intrinsified
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += 16) {
+                    ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                    ShortVector hm4 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0))
+                            .lanewise(VectorOperators.LSHL, 2);
+                    // value e = 128h + 32k + l + i: 2 low bits at 2k of qs, the high bit at 4h + k of hmask
+                    int e = 128 * h + l;
+                    int hb = 4 * h;
+                    ShortVector p0 = qs.and((short) 3).or(hm4.lanewise(VectorOperators.LSHR, hb).and((short) 4))
+                            .mul(ShortVector.fromArray(S2, a, ao + e));
+                    ShortVector p1 = qs.lanewise(VectorOperators.LSHR, 2).and((short) 3).or(hm4.lanewise(VectorOperators.LSHR, hb + 1).and((short) 4))
+                            .mul(ShortVector.fromArray(S2, a, ao + e + 32));
+                    ShortVector p2 = qs.lanewise(VectorOperators.LSHR, 4).and((short) 3).or(hm4.lanewise(VectorOperators.LSHR, hb + 2).and((short) 4))
+                            .mul(ShortVector.fromArray(S2, a, ao + e + 64));
+                    ShortVector p3 = qs.lanewise(VectorOperators.LSHR, 6).or(hm4.lanewise(VectorOperators.LSHR, hb + 3).and((short) 4))
+                            .mul(ShortVector.fromArray(S2, a, ao + e + 96));
+                    int g = e / 16;
+                    // pair sums written out (a helper call would not be inlined past C2's node cutoff)
+                    IntVector v0 = p0.reinterpretAsInts();
+                    IntVector v1 = p1.reinterpretAsInts();
+                    IntVector v2 = p2.reinterpretAsInts();
+                    IntVector v3 = p3.reinterpretAsInts();
+                    isum = isum.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g]))
+                            .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]))
+                            .add(v2.add(v2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]))
+                            .add(v3.add(v3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+                }
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab]), acc);
         }

@@ -221,39 +221,34 @@ final class Q4KFormat implements QuantFormat {
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
-            ShortVector v0;
-            ShortVector v1;
-            ShortVector lo;
-            ShortVector hi;
-            IntVector isum;
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 0)).add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 16)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 32))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 48)));
-            isum = lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) sc & 0xFF)
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 8) & 0xFF));
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64)).add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 80)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 96))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 112)));
-            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 16) & 0xFF))
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 24) & 0xFF));
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 80, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 96, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 128)).add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 144)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 160))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 176)));
-            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 32) & 0xFF))
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 40) & 0xFF));
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 112, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 192)).add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 208)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 224))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 240)));
-            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
+            IntVector isum = IntVector.zero(I2);
+            // a loop, not hand unrolling: C2 unrolls it after inlining, and a short body keeps the
+            // compilation under the node counts past which vector ops stop being intrinsified
+            // two chunks of 64 values per iteration: C2 does not unroll a loop this size by itself,
+            // and unrolling all four makes the compilation big enough to stop intrinsifying
+            for (int c = 0; c < 4; c += 2) {
+                ShortVector v0;
+                ShortVector v1;
+                IntVector lo;
+                IntVector hi;
+                // sub-blocks 2c (low nibbles) and 2c+1 (high): 2 products per lane, < 2^13
+                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * c))
+                        .add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16))).reinterpretAsInts();
+                hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
+                        .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48))).reinterpretAsInts();
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * c)) & 0xFF))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * c + 8)) & 0xFF));
+                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1)))
+                        .add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 16))).reinterpretAsInts();
+                hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 32))
+                        .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 48))).reinterpretAsInts();
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * (c + 1))) & 0xFF))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * (c + 1) + 8)) & 0xFF));
+            }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) h0) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);

@@ -188,45 +188,41 @@ final class Q5KFormat implements QuantFormat {
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
-            ShortVector h0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            ShortVector h1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            ShortVector v0;
-            ShortVector v1;
-            ShortVector lo;
-            ShortVector hi;
-            IntVector isum;
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 0))
-                    .add(v1.and((short) 15).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 16)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 32))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 48)));
-            isum = lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) sc & 0xFF)
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 8) & 0xFF));
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 80, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 96, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64))
-                    .add(v1.and((short) 15).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 80)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 96))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHL, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 112)));
-            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 16) & 0xFF))
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 24) & 0xFF));
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 112, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).or(h0.and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 128))
-                    .add(v1.and((short) 15).or(h1.and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 144)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 160))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 1).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 176)));
-            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 32) & 0xFF))
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 40) & 0xFF));
-            v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 144, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 160, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-            lo = v0.and((short) 15).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 192))
-                    .add(v1.and((short) 15).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 208)));
-            hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 224))
-                    .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.reinterpretAsInts().lanewise(VectorOperators.LSHR, 3).reinterpretAsShorts().and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 240)));
-            isum = isum.add(lo.reinterpretAsInts().add(lo.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 48) & 0xFF))
-                    .add(hi.reinterpretAsInts().add(hi.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 56) & 0xFF));
+            // high bits of value 64c + l (+32): bit 2c (2c+1) of qh[l], moved to bit 4 by the shifts below
+            ShortVector h0 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0))
+                    .lanewise(VectorOperators.LSHL, 4);
+            ShortVector h1 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0))
+                    .lanewise(VectorOperators.LSHL, 4);
+            IntVector isum = IntVector.zero(I2);
+            // two chunks of 64 values per iteration: C2 does not unroll a loop this size by itself,
+            // and unrolling all four makes the compilation big enough to stop intrinsifying
+            for (int c = 0; c < 4; c += 2) {
+                ShortVector v0;
+                ShortVector v1;
+                IntVector lo;
+                IntVector hi;
+                // sub-blocks 2c (low nibbles) and 2c+1 (high), levels up to 31: 2 products per lane, < 2^14
+                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                lo = v0.and((short) 15).or(h0.lanewise(VectorOperators.LSHR, 2 * c).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c))
+                        .add(v1.and((short) 15).or(h1.lanewise(VectorOperators.LSHR, 2 * c).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16)))
+                        .reinterpretAsInts();
+                hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * c + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
+                        .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * c + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48)))
+                        .reinterpretAsInts();
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * c)) & 0xFF))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * c + 8)) & 0xFF));
+                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                lo = v0.and((short) 15).or(h0.lanewise(VectorOperators.LSHR, 2 * (c + 1)).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1)))
+                        .add(v1.and((short) 15).or(h1.lanewise(VectorOperators.LSHR, 2 * (c + 1)).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 16)))
+                        .reinterpretAsInts();
+                hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * (c + 1) + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 32))
+                        .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * (c + 1) + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 48)))
+                        .reinterpretAsInts();
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * (c + 1))) & 0xFF))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * (c + 1) + 8)) & 0xFF));
+            }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) hd0) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);

@@ -192,21 +192,21 @@ final class Q6KFormat implements QuantFormat {
                     long sh = h == 0 ? sc0 : sc1;
                     int g = 8 * (l / 16);
                     ShortVector qh = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    ShortVector ql = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    ShortVector q = ql.and((short) 15).or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHL, 4).reinterpretAsShorts().and((short) 0x30));
-                    ShortVector p = q.mul(ShortVector.fromArray(S2, a, ao + e));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> g)));
-                    q = ql.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15).or(qh.and((short) 0x30));
-                    p = q.mul(ShortVector.fromArray(S2, a, ao + e + 64));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 32))));
-                    ql = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    q = ql.and((short) 15).or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHL, 2).reinterpretAsShorts().and((short) 0x30));
-                    p = q.mul(ShortVector.fromArray(S2, a, ao + e + 32));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 16))));
-                    q = ql.reinterpretAsInts().lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().and((short) 15)
-                            .or(qh.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2).reinterpretAsShorts().and((short) 0x30));
-                    p = q.mul(ShortVector.fromArray(S2, a, ao + e + 96));
-                    isum = isum.add(p.reinterpretAsInts().add(p.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 48))));
+                    ShortVector ql0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                    ShortVector ql1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
+                    // unsigned levels 0..63 (the -32 comes off through the activation sums): one product per lane
+                    IntVector p0 = ql0.and((short) 15).or(qh.lanewise(VectorOperators.LSHL, 4).and((short) 0x30))
+                            .mul(ShortVector.fromArray(S2, a, ao + e)).reinterpretAsInts();
+                    IntVector p1 = ql1.and((short) 15).or(qh.lanewise(VectorOperators.LSHL, 2).and((short) 0x30))
+                            .mul(ShortVector.fromArray(S2, a, ao + e + 32)).reinterpretAsInts();
+                    IntVector p2 = ql0.lanewise(VectorOperators.LSHR, 4).or(qh.and((short) 0x30))
+                            .mul(ShortVector.fromArray(S2, a, ao + e + 64)).reinterpretAsInts();
+                    IntVector p3 = ql1.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
+                            .mul(ShortVector.fromArray(S2, a, ao + e + 96)).reinterpretAsInts();
+                    isum = isum.add(p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> g)))
+                            .add(p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 16))))
+                            .add(p2.add(p2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 32))))
+                            .add(p3.add(p3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 48))));
                 }
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, d * ad[ab]), acc);
