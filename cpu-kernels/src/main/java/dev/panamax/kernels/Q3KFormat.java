@@ -73,20 +73,24 @@ final class Q3KFormat implements QuantFormat {
         int nb = superBlocks(count);
         for (int b = 0; b < nb; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            float d = fp16(src, o + 108);
-            long s8 = src.get(LONG_LE, o + 96);
-            int s4 = src.get(INT_LE, o + 104);
+            // bytes 94..109 (scales at 96, d at 108) through one vector load (scalar segment reads become calls in big compilations)
+            LongVector hdr = ByteVector.fromMemorySegment(KQuants.B2, src, o + 94, LE).reinterpretAsLongs();
+            long hd0 = hdr.lane(0);
+            long hd1 = hdr.lane(1);
+            float d = Float.float16ToFloat((short) (hd1 >>> 48));
+            long s8 = (hd0 >>> 16) | (hd1 << 48);
+            int s4 = (int) (hd1 >>> 16);
             long scLo = KQuants.unpackScalesQ3Lo(s8, s4);
             long scHi = KQuants.unpackScalesQ3Hi(s8, s4);
             int y = dstOffset + b * QK_K;
             for (int h = 0; h < 2; h++) {
                 for (int l0 = 0; l0 < 32; l0 += KQuants.QB) {
-                    ByteVector qsb = KQuants.loadQ(src, o + 32 + 32 * h + l0);
-                    ByteVector hmb = KQuants.loadQ(src, o + l0);
+                    ByteVector qsb = ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, src, o + 32 + 32 * h + l0, LE);
+                    ByteVector hmb = ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, src, o + l0, LE);
                     for (int p = 0; p < KQuants.QPARTS; p++) {
                         int l = l0 + p * I32.length();
-                        IntVector qs = KQuants.toInts(qsb, p);
-                        IntVector hm = KQuants.toInts(hmb, p);
+                        IntVector qs = (IntVector) qsb.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
+                        IntVector hm = (IntVector) hmb.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
                         for (int j = 0; j < 4; j++) {
                             int e = 128 * h + 32 * j + l;
                             int g = e / 16;

@@ -75,10 +75,14 @@ final class Q4KFormat implements QuantFormat {
         int nb = superBlocks(count);
         for (int b = 0; b < nb; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            float d = fp16(src, o);
-            float min = fp16(src, o + 2);
-            long s8 = src.get(LONG_LE, o + 4);
-            int s4 = src.get(INT_LE, o + 12);
+            // the 16-byte header through one vector load (scalar segment reads become calls in big compilations)
+            LongVector hdr = ByteVector.fromMemorySegment(KQuants.B2, src, o, LE).reinterpretAsLongs();
+            long hd0 = hdr.lane(0);
+            long hd1 = hdr.lane(1);
+            float d = Float.float16ToFloat((short) hd0);
+            float min = Float.float16ToFloat((short) (hd0 >>> 16));
+            long s8 = (hd0 >>> 32) | (hd1 << 32);
+            int s4 = (int) (hd1 >>> 32);
             long sc = KQuants.unpackScalesK4(s8, s4);
             long mn = KQuants.unpackMinsK4(s8, s4);
             int y = dstOffset + b * QK_K;
@@ -90,10 +94,10 @@ final class Q4KFormat implements QuantFormat {
                 FloatVector d2 = FloatVector.broadcast(F32, d * (int) ((sc >>> (16 * c + 8)) & 0xFF));
                 FloatVector m2 = FloatVector.broadcast(F32, -(min * (int) ((mn >>> (16 * c + 8)) & 0xFF)));
                 for (int l0 = 0; l0 < 32; l0 += KQuants.QB) {
-                    ByteVector qb = KQuants.loadQ(src, o + 16 + 32 * c + l0);
+                    ByteVector qb = ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, src, o + 16 + 32 * c + l0, LE);
                     for (int p = 0; p < KQuants.QPARTS; p++) {
                         int l = l0 + p * I32.length();
-                        IntVector q = KQuants.toInts(qb, p);
+                        IntVector q = (IntVector) qb.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
                         FloatVector lo = (FloatVector) q.and(0xF).convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
                         FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).and(0xF).convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
                         lo.fma(d1, m1).intoArray(dst, y + 64 * c + l);

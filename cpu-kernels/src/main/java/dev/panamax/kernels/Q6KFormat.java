@@ -74,27 +74,36 @@ final class Q6KFormat implements QuantFormat {
         int nb = superBlocks(count);
         for (int b = 0; b < nb; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            float d = fp16(src, o + 208);
+            // scales and d through vector loads (scalar segment reads become calls in big compilations)
+            LongVector scl = ByteVector.fromMemorySegment(B2, src, o + 192, LE).reinterpretAsLongs();
+            long sc0 = scl.lane(0);
+            long sc1 = scl.lane(1);
+            float d = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, src, o + 194, LE).reinterpretAsLongs().lane(1) >>> 48));
             int y = dstOffset + b * QK_K;
             for (int h = 0; h < 2; h++) {
+                long sh = h == 0 ? sc0 : sc1;
                 for (int l0 = 0; l0 < 32; l0 += KQuants.QB) {
-                    ByteVector ql0b = KQuants.loadQ(src, o + 64 * h + l0);
-                    ByteVector ql1b = KQuants.loadQ(src, o + 64 * h + 32 + l0);
-                    ByteVector qhb = KQuants.loadQ(src, o + 128 + 32 * h + l0);
+                    ByteVector ql0b = ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, src, o + 64 * h + l0, LE);
+                    ByteVector ql1b = ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, src, o + 64 * h + 32 + l0, LE);
+                    ByteVector qhb = ByteVector.fromMemorySegment(VectorShapes.I8_QUARTER, src, o + 128 + 32 * h + l0, LE);
                     for (int p = 0; p < KQuants.QPARTS; p++) {
                         int l = l0 + p * I32.length();
-                        IntVector ql0 = KQuants.toInts(ql0b, p);
-                        IntVector ql1 = KQuants.toInts(ql1b, p);
-                        IntVector qh = KQuants.toInts(qhb, p);
-                        for (int k = 0; k < 4; k++) {
-                            IntVector ql = (k & 1) == 0 ? ql0 : ql1;
-                            IntVector lo = k < 2 ? ql.and(0xF) : ql.lanewise(VectorOperators.LSHR, 4).and(0xF);
-                            IntVector q = lo.or(qh.lanewise(VectorOperators.LSHR, 2 * k).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
-                            int e = 128 * h + 32 * k + l;
-                            // (d*scale) is exact; one rounding for *q, as the reference
-                            float ds = d * src.get(ValueLayout.JAVA_BYTE, o + 192 + e / 16);
-                            ((FloatVector) q.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(ds).intoArray(dst, y + e);
-                        }
+                        // sign-extended bytes: every field below is masked
+                        IntVector ql0 = (IntVector) ql0b.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
+                        IntVector ql1 = (IntVector) ql1b.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
+                        IntVector qh = (IntVector) qhb.convertShape(VectorOperators.B2I, VectorShapes.I32, p);
+                        int e = 128 * h + l;
+                        int g = 8 * (l / 16);
+                        // value e + 32k: low nibble (k < 2) or high nibble of ql[k & 1], bits 2k of qh; (d*scale) is
+                        // exact, one rounding for *q as the reference
+                        IntVector q0 = ql0.and(0xF).or(qh.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                        IntVector q1 = ql1.and(0xF).or(qh.lanewise(VectorOperators.LSHR, 2).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                        IntVector q2 = ql0.lanewise(VectorOperators.LSHR, 4).and(0xF).or(qh.lanewise(VectorOperators.LSHR, 4).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                        IntVector q3 = ql1.lanewise(VectorOperators.LSHR, 4).and(0xF).or(qh.lanewise(VectorOperators.LSHR, 6).and(3).lanewise(VectorOperators.LSHL, 4)).sub(32);
+                        ((FloatVector) q0.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(d * (byte) (sh >>> g)).intoArray(dst, y + e);
+                        ((FloatVector) q1.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(d * (byte) (sh >>> (g + 16))).intoArray(dst, y + e + 32);
+                        ((FloatVector) q2.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(d * (byte) (sh >>> (g + 32))).intoArray(dst, y + e + 64);
+                        ((FloatVector) q3.convertShape(VectorOperators.I2F, VectorShapes.F32, 0)).mul(d * (byte) (sh >>> (g + 48))).intoArray(dst, y + e + 96);
                     }
                 }
             }
