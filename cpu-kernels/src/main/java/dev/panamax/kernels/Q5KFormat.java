@@ -169,11 +169,15 @@ final class Q5KFormat implements QuantFormat {
      * The 256-bit decode kernel ({@link KQuants#V256}), as Q4_K's with the fifth bits: levels up
      * to 31, 2 products per lane (at most 2*31*127), pair sums below 2^14.
      */
+    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
+    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[8]);
+
     private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
         short[] a = x.q8_KWide();
         float[] ad = x.q8_KScale();
         int[] s32 = x.q8_KSum32();
+        int[] scs = SCALES.get();
         FloatVector acc = FloatVector.zero(F2);
         FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
@@ -186,7 +190,9 @@ final class Q5KFormat implements QuantFormat {
             long hd1 = hdr.lane(1);
             long s8 = (hd0 >>> 32) | (hd1 << 32);
             int s4 = (int) (hd1 >>> 32);
-            long sc = KQuants.unpackScalesK4(s8, s4);
+            // the scales in a small table: each sub-block's broadcast is then one instruction from memory
+            ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesK4(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, I2, 0)).intoArray(scs, 0);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
@@ -214,8 +220,8 @@ final class Q5KFormat implements QuantFormat {
                 hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * c + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
                         .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * c + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48)))
                         .reinterpretAsInts();
-                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * c)) & 0xFF))
-                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * c + 8)) & 0xFF));
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c]))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c + 1]));
                 v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                 v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                 lo = v0.and((short) 15).or(h0.lanewise(VectorOperators.LSHR, 2 * (c + 1)).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1)))
@@ -224,8 +230,8 @@ final class Q5KFormat implements QuantFormat {
                 hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * (c + 1) + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 32))
                         .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * (c + 1) + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 48)))
                         .reinterpretAsInts();
-                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * (c + 1))) & 0xFF))
-                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> (16 * (c + 1) + 8)) & 0xFF));
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * (c + 1)]))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * (c + 1) + 1]));
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) hd0) * da), acc);
         }

@@ -175,31 +175,35 @@ final class Q6KFormat implements QuantFormat {
      * activation sums: isum = sum_g sc_g * (sum (q+32) a - 32 * bsum_g). Written out group by group,
      * no vector-valued helpers (see {@link KQuants} on C2).
      */
+    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
+    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[16]);
+
     private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
         short[] a = x.q8_KWide();
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
+        int[] sc = SCALES.get();
         FloatVector acc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
             long o = rowOffset + (long) b * BLOCK;
             int ab = token * nb + b;
             int ao = QK_K * ab;
             ByteVector scb = ByteVector.fromMemorySegment(B2, w, o + 192, LE);
-            // scales and d as scalars through vector loads: scalar segment reads are calls here
-            LongVector scl = scb.reinterpretAsLongs();
-            long sc0 = scl.lane(0);
-            long sc1 = scl.lane(1);
+            // d as a scalar through a vector load: scalar segment reads are calls here
             float d = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, o + 194, LE).reinterpretAsLongs().lane(1) >>> 48));
-            IntVector isum = ((IntVector) scb.convertShape(VectorOperators.B2I, I2, 0)).mul(IntVector.fromArray(I2, bsum, 16 * ab))
-                    .add(((IntVector) scb.convertShape(VectorOperators.B2I, I2, 1)).mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+            IntVector sLo = (IntVector) scb.convertShape(VectorOperators.B2I, I2, 0);
+            IntVector sHi = (IntVector) scb.convertShape(VectorOperators.B2I, I2, 1);
+            // the scales in a small table: each group's broadcast is then one instruction from memory
+            sLo.intoArray(sc, 0);
+            sHi.intoArray(sc, 8);
+            IntVector isum = sLo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(sHi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .lanewise(VectorOperators.LSHL, 5).neg();
             for (int h = 0; h < 2; h++) {
                 for (int l = 0; l < 32; l += 16) {
                     // values e = 128h + 32k + l .. +15, group e / 16, for k = 0..3
                     int e = 128 * h + l;
-                    long sh = h == 0 ? sc0 : sc1;
-                    int g = 8 * (l / 16);
+                    int g = 8 * h + l / 16;
                     ShortVector qh = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                     ShortVector ql0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
                     ShortVector ql1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
@@ -212,10 +216,10 @@ final class Q6KFormat implements QuantFormat {
                             .mul(ShortVector.fromArray(S2, a, ao + e + 64)).reinterpretAsInts();
                     IntVector p3 = ql1.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
                             .mul(ShortVector.fromArray(S2, a, ao + e + 96)).reinterpretAsInts();
-                    isum = isum.add(p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> g)))
-                            .add(p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 16))))
-                            .add(p2.add(p2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 32))))
-                            .add(p3.add(p3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (sh >>> (g + 48))));
+                    isum = isum.add(p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g]))
+                            .add(p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]))
+                            .add(p2.add(p2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]))
+                            .add(p3.add(p3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
                 }
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, d * ad[ab]), acc);
