@@ -3,6 +3,12 @@
 # the jlink image cli/target/panamax (build it where Java is: mvn -q -B -DskipTests package).
 #
 #   gpu-plugin/device-check.sh [all|checks|bench]      (default: all; from anywhere)
+#   gpu-plugin/device-check.sh pack                    (here, where Java is: see below)
+#
+# The image with its Java runtime is about 50 MB and a copy of the working tree is 33 MB, more than
+# some remote runners take at once: `pack` writes cli/target/panamax-image.tar.xz (the image without
+# the embedded demo model, about 24 MB), and on the GPU machine the image is unpacked from it when
+# cli/target/panamax is absent.
 #
 # checks: per-type kernel checks against the CPU kernels, kernel speeds, whole-model checks (every
 #         reference fixture fully and partially offloaded with each KV cache type, a synthetic 1.5B
@@ -16,13 +22,29 @@ set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 cd "$root"
 mode=${1:-all}
+image=$root/cli/target/panamax
+packed=$root/cli/target/panamax-image.tar.xz
+java=$image/runtime/bin/java
+if [ "$mode" = pack ]; then
+  if [ ! -x "$java" ]; then
+    echo "device-check.sh pack: no image at $image (build it with: mvn -q -B -DskipTests package)" >&2
+    exit 1
+  fi
+  tmp=$packed.partial
+  tar -C "$root/cli/target" --exclude=panamax/models -cf - panamax | xz -T0 -6 > "$tmp" && mv "$tmp" "$packed" \
+    || { rm -f "$tmp"; echo "device-check.sh pack: failed" >&2; exit 1; }
+  echo "device-check.sh pack: $packed ($(du -h "$packed" | cut -f1)); carry it (cli/target/panamax-image.tar.xz)"
+  exit 0
+fi
 OUT=${OUT:-$root/device-check-out}
 mkdir -p "$OUT"
 deadline=${DEADLINE_S:-530}
-image=$root/cli/target/panamax
-java=$image/runtime/bin/java
+if [ ! -x "$java" ] && [ -f "$packed" ]; then
+  echo "unpacking $packed"
+  tar -C "$root/cli/target" -xJf "$packed" || { echo "FAIL could not unpack $packed" | tee "$OUT/gpu-report.txt"; exit 1; }
+fi
 if [ ! -x "$java" ]; then
-  echo "FAIL no Panamax image at $image (carry cli/target/panamax; build it with: mvn -q -B -DskipTests package)" \
+  echo "FAIL no Panamax image at $image (carry cli/target/panamax or the archive of device-check.sh pack; build it with: mvn -q -B -DskipTests package)" \
     | tee "$OUT/gpu-report.txt"
   exit 1
 fi
