@@ -26,11 +26,20 @@ import jdk.incubator.vector.VectorSpecies;
  * into ints ({@link #pairSum}) and scaled per group in int; the float/FMA alternative measured
  * about 1.5x slower. The Vector API has no multiply-add-pairs (pmaddwd/pmaddubsw/VNNI), which is
  * what llama.cpp's kernels lean on. Keep kernel bodies lean: C2 stops inlining a compilation once
- * its parse-time node count passes NodeCountInliningCutoff, and vector ops not inlined box their
- * vectors (allocation, 10-50x slower). So: loops rather than hand unrolling, no helper methods
- * that take or return vectors beyond tiny ones, no vector-valued {@code ?:} or switch (they cost
- * 2x), no shifts by a vector of counts (not intrinsified here), no 64-bit int species. Check
- * allocation per call when changing a kernel.
+ * its parse-time node count passes NodeCountInliningCutoff, and from then on every call that is
+ * not {@code @ForceInline} stays a call: vector ops and helpers that take or return vectors box
+ * them (allocation, 10-50x slower), and even scalar helpers such as {@link #fp16} or a
+ * {@code MemorySegment.get} (whose bounds check is not force-inlined) become calls that spill every
+ * live vector register, once per block. Which side of the cutoff a compilation lands on depends on
+ * its profile, so one JVM ran a kernel at full speed and the next at a third of it. So, in the
+ * decode kernels: no helper calls at all (pair sums written out), block headers and scales read
+ * through one vector load and {@code lane()} extraction, {@code Float.float16ToFloat} (an
+ * intrinsic) for fp16; short loops of a few statements rather than four hand-unrolled copies
+ * (C2 leaves loops of this size rolled, so two copies per turn is the measured compromise); no
+ * reinterpret round trips (shift shorts as shorts); no vector-valued {@code ?:} or switch (they
+ * cost 2x), no shifts by a vector of counts (not intrinsified here), no 64-bit int species. Check
+ * allocation per call and {@code -XX:CompileCommand=option,...::dot256,PrintInlining} for
+ * "NodeCountInliningCutoff" when changing a kernel.
  */
 final class KQuants {
     private KQuants() {}

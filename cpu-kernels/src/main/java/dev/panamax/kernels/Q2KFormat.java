@@ -3,6 +3,7 @@ package dev.panamax.kernels;
 import static dev.panamax.kernels.KQuants.F16W;
 import static dev.panamax.kernels.KQuants.I16W;
 import static dev.panamax.kernels.KQuants.LONG_LE;
+import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.fp16;
@@ -19,6 +20,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -169,7 +171,7 @@ final class Q2KFormat implements QuantFormat {
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         int n = x.dim();
         int nb = n / QK_K;
-        byte[] a = x.q8_K();
+        short[] a = x.q8_KWide();
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
         FloatVector acc = FloatVector.zero(F16W);
@@ -178,25 +180,33 @@ final class Q2KFormat implements QuantFormat {
             long o = rowOffset + (long) b * BLOCK;
             int tb = token * nb + b;
             float da = ad[tb];
-            minAcc += fp16(w, o + 82) * da * minSum(w.get(LONG_LE, o), w.get(LONG_LE, o + 8), bsum, tb * 16);
+            // scales and d, dmin through vector loads (scalar segment reads become calls in big compilations)
+            LongVector sv = ByteVector.fromMemorySegment(KQuants.B2, w, o, LE).reinterpretAsLongs();
+            long s0 = sv.lane(0);
+            long s1 = sv.lane(1);
+            int dd = ByteVector.fromMemorySegment(KQuants.B2, w, o + 68, LE).reinterpretAsInts().lane(3);
+            minAcc += Float.float16ToFloat((short) (dd >>> 16)) * da * minSum(s0, s1, bsum, tb * 16);
             int ao = tb * QK_K;
             IntVector isum = IntVector.zero(I16W);
             for (int h = 0; h < 2; h++) {
-                long s = w.get(LONG_LE, o + 8 * h);
+                long s = h == 0 ? s0 : s1;
                 for (int l = 0; l < 32; l += S16.length()) {
-                    ShortVector qs = loadS16(w, o + 16 + 32 * h + l);
+                    ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(KQuants.SB16, w, o + 16 + 32 * h + l, LE)
+                            .convertShape(VectorOperators.B2S, S16, 0);
                     ShortVector p = ShortVector.zero(S16);
                     for (int j = 0; j < 4; j++) {
                         // the 4-bit scale folded into the level: |q*sc*a| <= 3*15*127 = 5715, four per lane
                         short sc = (short) ((s >>> (8 * (2 * j + l / 16))) & 0xF);
                         ShortVector q = qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).mul(sc);
-                        p = p.add(q.mul(loadS16(a, ao + 128 * h + 32 * j + l)));
+                        p = p.add(q.mul(ShortVector.fromArray(S16, a, ao + 128 * h + 32 * j + l)));
                     }
-                    isum = isum.add(widenSum(p));
+                    // widened pair sums, written out (a helper call would not be inlined past C2's node cutoff)
+                    IntVector v = p.reinterpretAsInts();
+                    isum = isum.add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.ASHR, 16)));
                 }
             }
             FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
-            acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 80) * da), acc);
+            acc = fs.fma(FloatVector.broadcast(F16W, Float.float16ToFloat((short) dd) * da), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD) - minAcc;
     }
