@@ -2,14 +2,11 @@ package dev.panamax.kernels;
 
 import static dev.panamax.kernels.KQuants.F16W;
 import static dev.panamax.kernels.KQuants.I16W;
-import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.fp16;
-import static dev.panamax.kernels.KQuants.loadS16;
 import static dev.panamax.kernels.KQuants.nearestInt;
-import static dev.panamax.kernels.KQuants.widenSum;
 import static dev.panamax.kernels.KQuants.superBlocks;
 import static dev.panamax.kernels.VectorShapes.F32;
 import static dev.panamax.kernels.VectorShapes.I32;

@@ -10,7 +10,6 @@ import static dev.panamax.kernels.KQuants.L2;
 import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
-import static dev.panamax.kernels.KQuants.pairSum;
 import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.fp16;
