@@ -40,6 +40,7 @@ public final class Activations {
     private final boolean[] ready = new boolean[ActivationType.values().length];
     /** The int8 forms dequantized (q * scale), made with them when several tokens are held. */
     private float[] q8_KFloat = new float[0];
+    private float[] q8_KQuads = new float[0];
 
     public Activations(int maxTokens, int dim) {
         if (maxTokens < 1 || dim < 1) {
@@ -126,10 +127,27 @@ public final class Activations {
                 }
                 if (tokens > 1) {
                     q8_KFloat = dequantize(q8_K, q8_KScale, 256, q8_KFloat);
+                    q8_KQuads = interleave(q8_KFloat, q8_KQuads);
                 }
             }
         }
         ready[type.ordinal()] = true;
+    }
+
+    /** Tokens in groups of four, interleaved value by value (a short last group repeats its last token). */
+    private float[] interleave(float[] f, float[] into) {
+        int groups = (tokens + 3) / 4;
+        float[] out = into.length >= groups * 4 * dim ? into : new float[(maxTokens + 3) / 4 * 4 * dim];
+        for (int g = 0; g < groups; g++) {
+            for (int j = 0; j < 4; j++) {
+                int src = Math.min(4 * g + j, tokens - 1) * dim;
+                int dst = g * 4 * dim + j;
+                for (int k = 0; k < dim; k++) {
+                    out[dst + 4 * k] = f[src + k];
+                }
+            }
+        }
+        return out;
     }
 
     private float[] dequantize(byte[] q, float[] scale, int block, float[] into) {
@@ -168,6 +186,15 @@ public final class Activations {
      */
     public float[] q8_KFloat() {
         return q8_KFloat;
+    }
+
+    /**
+     * {@link #q8_KFloat()} with the tokens in groups of four, interleaved: value k of token
+     * {@code 4g + j} at {@code g * 4 * dim() + 4 * k + j}; a short last group repeats its last
+     * token. Prepared with {@link ActivationType#Q8_K} when there is more than one token.
+     */
+    public float[] q8_KQuads() {
+        return q8_KQuads;
     }
 
     /** {@link #q8_0()} widened to int16 (same values, same layout). */

@@ -145,4 +145,93 @@ final class FloatDot {
             out[o + 3 * stride] = r3.reduceLanes(VectorOperators.ADD);
         }
     }
+
+    /** Rows of a packed panel: two vectors, so each broadcast activation feeds two FMAs. */
+    static final int PANEL_ROWS = 2 * L;
+    /** Columns packed at a time: a panel chunk of about 32 KiB that stays in L1/L2 while every token passes over it. */
+    static final int PANEL_DEPTH = BLOCK * Math.max(1, 32 / PANEL_ROWS);
+    /** Tokens per {@link #panelTimesTokens} step: 8 accumulators, 2 weight vectors and a broadcast fit 16 registers. */
+    private static final int PANEL_TOKENS = 4;
+
+    /**
+     * Packs {@code depth} columns of {@code rows} dequantized rows (row j at {@code rowsData[j * depth]})
+     * into {@code panel} column by column: {@code panel[k * PANEL_ROWS + j]}. Rows past
+     * {@code rows} are zero.
+     */
+    static void pack(float[] rowsData, int rows, int depth, float[] panel) {
+        for (int j = 0; j < PANEL_ROWS; j++) {
+            if (j < rows) {
+                for (int k = 0, o = j * depth; k < depth; k++) {
+                    panel[k * PANEL_ROWS + j] = rowsData[o + k];
+                }
+            } else {
+                for (int k = 0; k < depth; k++) {
+                    panel[k * PANEL_ROWS + j] = 0f;
+                }
+            }
+        }
+    }
+
+    /** The most roundings a product passes through in {@link #panelTimesTokens} for rows of {@code n} values. */
+    static int panelRoundings(int n) {
+        int depth = Math.min(PANEL_DEPTH, n);
+        return depth + (n + depth - 1) / depth + 1;
+    }
+
+    /**
+     * acc[t * PANEL_ROWS + j] += panel row j . token t's values k0 ..+depth for every token t <
+     * tokens, the tokens given four by four interleaved ({@link Activations#q8_KQuads()}): a packed
+     * panel chunk ({@link #pack}) times all tokens, four at a time. For each column the
+     * two weight vectors are loaded once and each token's activation is broadcast once (6 loads
+     * per 8 FMAs); the sums come out as vectors over rows, so no horizontal reduction is needed,
+     * and the chunk stays in cache for all the tokens. Vectorizing over rows instead of columns
+     * also keeps the loop small enough that C2 leaves it rolled (unrolled, its live vectors spill).
+     *
+     * <p>Each lane chains the {@code depth} products of a chunk from zero, then adds that sum to
+     * {@code acc}: a product passes through at most {@link #panelRoundings} roundings.
+     */
+    static void panelTimesTokens(float[] panel, int depth, float[] quads, int n, int k0, int tokens, float[] acc) {
+        for (int t0 = 0; t0 < tokens; t0 += PANEL_TOKENS) {
+            int tn = Math.min(PANEL_TOKENS, tokens - t0);
+            int q0 = t0 * n + PANEL_TOKENS * k0;
+            FloatVector c00 = FloatVector.zero(F32);
+            FloatVector c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+            for (int k = 0; k < depth; k++) {
+                int p = k * PANEL_ROWS;
+                int q = q0 + PANEL_TOKENS * k;
+                FloatVector v0 = FloatVector.fromArray(F32, panel, p);
+                FloatVector v1 = FloatVector.fromArray(F32, panel, p + L);
+                FloatVector b = FloatVector.broadcast(F32, quads[q]);
+                c00 = v0.fma(b, c00);
+                c10 = v1.fma(b, c10);
+                b = FloatVector.broadcast(F32, quads[q + 1]);
+                c01 = v0.fma(b, c01);
+                c11 = v1.fma(b, c11);
+                b = FloatVector.broadcast(F32, quads[q + 2]);
+                c02 = v0.fma(b, c02);
+                c12 = v1.fma(b, c12);
+                b = FloatVector.broadcast(F32, quads[q + 3]);
+                c03 = v0.fma(b, c03);
+                c13 = v1.fma(b, c13);
+            }
+            int o = t0 * PANEL_ROWS;
+            c00.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+            c10.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            if (tn > 1) {
+                o += PANEL_ROWS;
+                c01.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+                c11.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            }
+            if (tn > 2) {
+                o += PANEL_ROWS;
+                c02.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+                c12.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            }
+            if (tn > 3) {
+                o += PANEL_ROWS;
+                c03.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+                c13.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            }
+        }
+    }
 }

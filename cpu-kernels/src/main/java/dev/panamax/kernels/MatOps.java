@@ -9,6 +9,8 @@ package dev.panamax.kernels;
 public final class MatOps {
     /** Rows per partition unit: keeps each thread's range a whole number of cache-friendly rows. */
     private static final int ROW_GRAIN = 16;
+    /** The same for several tokens: whole panels of the float kernel. */
+    private static final int TOKENS_ROW_GRAIN = Math.max(ROW_GRAIN, FloatDot.PANEL_ROWS);
     /** Bytes of activations one {@link QuantFormat#dotTokens} call should read (they stay in L2 across rows). */
     private static final int TOKEN_TILE_BYTES = 192 * 1024;
 
@@ -37,7 +39,7 @@ public final class MatOps {
         }
         x.prepare(w.format().activationType());
         int rows = w.rows();
-        pool.parallelFor(rows, ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, out, tokens, start, end));
+        pool.parallelFor(rows, TOKENS_ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, out, tokens, start, end));
     }
 
     /**
@@ -56,7 +58,7 @@ public final class MatOps {
             total += w.rows();
         }
         int tokens = x.tokens();
-        pool.parallelFor(total, ROW_GRAIN, (start, end) -> {
+        pool.parallelFor(total, tokens == 1 ? ROW_GRAIN : TOKENS_ROW_GRAIN, (start, end) -> {
             int base = 0;
             for (int i = 0; i < ws.length && base < end; i++) {
                 QuantMatrix w = ws[i];
@@ -80,9 +82,8 @@ public final class MatOps {
     }
 
     /**
-     * Rows [start, end) of w times every token. The K-quants go through the float kernel
-     * ({@link FloatDot}): a tile of rows is dequantized once into scratch, then every group of four
-     * tokens passes over the tile while its activations stay in L1 and the tile in L2. The others
+     * Rows [start, end) of w times every token. The K-quants go through the packed float panels of
+     * {@link #panelsTimesTokens}. The others
      * use their {@link QuantFormat#dotTokens} a tile of tokens at a time (for the 32-value types the
      * int16 kernels of {@link Int8Dot} measured faster than the float kernel).
      */
@@ -92,21 +93,7 @@ public final class MatOps {
         int rows = w.rows();
         int cols = w.cols();
         if (f.activationType() == ActivationType.Q8_K) {
-            float[] act = x.q8_KFloat();
-            int tile = rowTile(cols);
-            float[] wf = FloatDot.row(tile * cols);
-            for (int r0 = start; r0 < end; r0 += tile) {
-                int r1 = Math.min(end, r0 + tile);
-                for (int r = r0; r < r1; r++) {
-                    f.dequantize(w.data(), r * rowBytes, wf, (r - r0) * cols, cols);
-                }
-                for (int t0 = 0; t0 < tokens; t0 += 4) {
-                    int tn = Math.min(4, tokens - t0);
-                    for (int r = r0; r < r1; r++) {
-                        FloatDot.dotTokens(wf, (r - r0) * cols, cols, act, t0, tn, out, t0 * rows + r, rows);
-                    }
-                }
-            }
+            panelsTimesTokens(w, x.q8_KQuads(), out, tokens, start, end);
             return;
         }
         int tile = tokenTile(cols);
@@ -118,10 +105,53 @@ public final class MatOps {
         }
     }
 
-    /** Rows dequantized together for the float kernel: about 96 KiB of floats, 1 to 16 rows. */
-    static int rowTile(int cols) {
-        return Math.max(1, Math.min(16, 96 * 1024 / (4 * cols)));
+    /**
+     * Rows [start, end) of a K-quant matrix times every token in float ({@link FloatDot}): the rows
+     * go in panels of {@link FloatDot#PANEL_ROWS}; each panel is dequantized and packed column by
+     * column a chunk of {@link FloatDot#PANEL_DEPTH} columns at a time, and every token passes over
+     * the chunk while it is in cache. Sums collect per panel in a small token-major buffer and are
+     * copied out once.
+     */
+    private static void panelsTimesTokens(QuantMatrix w, float[] quads, float[] out, int tokens, int start, int end) {
+        QuantFormat f = w.format();
+        long rowBytes = w.rowBytes();
+        int rows = w.rows();
+        int cols = w.cols();
+        int pr = FloatDot.PANEL_ROWS;
+        PanelScratch s = PANEL_SCRATCH.get().fit(tokens);
+        for (int r0 = start; r0 < end; r0 += pr) {
+            int rn = Math.min(pr, end - r0);
+            java.util.Arrays.fill(s.acc, 0, tokens * pr, 0f);
+            for (int k0 = 0; k0 < cols; k0 += FloatDot.PANEL_DEPTH) {
+                int depth = Math.min(FloatDot.PANEL_DEPTH, cols - k0);
+                long skip = f.rowBytes(k0);
+                for (int j = 0; j < rn; j++) {
+                    f.dequantize(w.data(), (r0 + j) * rowBytes + skip, s.rows, j * depth, depth);
+                }
+                FloatDot.pack(s.rows, rn, depth, s.panel);
+                FloatDot.panelTimesTokens(s.panel, depth, quads, cols, k0, tokens, s.acc);
+            }
+            for (int t = 0; t < tokens; t++) {
+                System.arraycopy(s.acc, t * pr, out, t * rows + r0, rn);
+            }
+        }
     }
+
+    /** Per-thread buffers of {@link #panelsTimesTokens}: the dequantized rows, their packed panel, the sums. */
+    private static final class PanelScratch {
+        final float[] rows = new float[FloatDot.PANEL_ROWS * FloatDot.PANEL_DEPTH];
+        final float[] panel = new float[FloatDot.PANEL_ROWS * FloatDot.PANEL_DEPTH];
+        float[] acc = new float[0];
+
+        PanelScratch fit(int tokens) {
+            if (acc.length < tokens * FloatDot.PANEL_ROWS) {
+                acc = new float[tokens * FloatDot.PANEL_ROWS];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<PanelScratch> PANEL_SCRATCH = ThreadLocal.withInitial(PanelScratch::new);
 
     /** Tokens per dotTokens call for rows of {@code cols} values: a multiple of 4 in [4, 64]. */
     static int tokenTile(int cols) {
