@@ -40,7 +40,8 @@ public final class Activations {
     private final boolean[] ready = new boolean[ActivationType.values().length];
     /** The int8 forms dequantized (q * scale), made with them when several tokens are held. */
     private float[] q8_KFloat = new float[0];
-    private float[] q8_KQuads = new float[0];
+    private final float[][] quads = {new float[0], new float[0], new float[0]};
+    private final boolean[] quadsReady = new boolean[ActivationType.values().length];
 
     public Activations(int maxTokens, int dim) {
         if (maxTokens < 1 || dim < 1) {
@@ -100,6 +101,7 @@ public final class Activations {
     /** Forget the derived int8 forms after {@link #f32()} changed. */
     public void invalidate() {
         Arrays.fill(ready, false);
+        Arrays.fill(quadsReady, false);
     }
 
     /** Makes sure the form {@code type} reflects the current floats. */
@@ -127,26 +129,55 @@ public final class Activations {
                 }
                 if (tokens > 1) {
                     q8_KFloat = dequantize(q8_K, q8_KScale, 256, q8_KFloat);
-                    q8_KQuads = interleave(q8_KFloat, q8_KQuads);
                 }
             }
         }
         ready[type.ordinal()] = true;
     }
 
-    /** Tokens in groups of four, interleaved value by value (a short last group repeats its last token). */
-    private float[] interleave(float[] f, float[] into) {
+    /**
+     * The tokens of form {@code type} as floats, in groups of four interleaved value by value:
+     * value k of token {@code 4g + j} at {@code g * 4 * dim() + 4 * k + j}; a short last group
+     * repeats its last token. These feed the multi-token float kernels ({@link FloatDot}); built on
+     * first use after {@link #prepare} of {@code type}, from the same values the int8 kernels use.
+     */
+    public float[] quads(ActivationType type) {
+        if (type != ActivationType.F32 && !ready[type.ordinal()]) {
+            throw new IllegalStateException(type + " activations are not prepared");
+        }
+        int i = type.ordinal();
+        if (quadsReady[i]) {
+            return quads[i];
+        }
         int groups = (tokens + 3) / 4;
-        float[] out = into.length >= groups * 4 * dim ? into : new float[(maxTokens + 3) / 4 * 4 * dim];
+        if (quads[i].length < groups * 4 * dim) {
+            quads[i] = new float[(maxTokens + 3) / 4 * 4 * dim];
+        }
+        float[] out = quads[i];
         for (int g = 0; g < groups; g++) {
             for (int j = 0; j < 4; j++) {
                 int src = Math.min(4 * g + j, tokens - 1) * dim;
                 int dst = g * 4 * dim + j;
-                for (int k = 0; k < dim; k++) {
-                    out[dst + 4 * k] = f[src + k];
+                switch (type) {
+                    case F32 -> {
+                        for (int k = 0; k < dim; k++) {
+                            out[dst + 4 * k] = f32[src + k];
+                        }
+                    }
+                    case Q8_0 -> {
+                        for (int k = 0; k < dim; k++) {
+                            out[dst + 4 * k] = q8_0[src + k] * q8_0Scale[(src + k) >> 5];
+                        }
+                    }
+                    case Q8_K -> {
+                        for (int k = 0; k < dim; k++) {
+                            out[dst + 4 * k] = q8_K[src + k] * q8_KScale[(src + k) >> 8];
+                        }
+                    }
                 }
             }
         }
+        quadsReady[i] = true;
         return out;
     }
 
@@ -188,14 +219,6 @@ public final class Activations {
         return q8_KFloat;
     }
 
-    /**
-     * {@link #q8_KFloat()} with the tokens in groups of four, interleaved: value k of token
-     * {@code 4g + j} at {@code g * 4 * dim() + 4 * k + j}; a short last group repeats its last
-     * token. Prepared with {@link ActivationType#Q8_K} when there is more than one token.
-     */
-    public float[] q8_KQuads() {
-        return q8_KQuads;
-    }
 
     /** {@link #q8_0()} widened to int16 (same values, same layout). */
     public short[] q8_0Wide() {

@@ -159,15 +159,12 @@ final class FloatDot {
      * {@code rows} are zero.
      */
     static void pack(float[] rowsData, int rows, int depth, float[] panel) {
-        for (int j = 0; j < PANEL_ROWS; j++) {
-            if (j < rows) {
-                for (int k = 0, o = j * depth; k < depth; k++) {
-                    panel[k * PANEL_ROWS + j] = rowsData[o + k];
-                }
-            } else {
-                for (int k = 0; k < depth; k++) {
-                    panel[k * PANEL_ROWS + j] = 0f;
-                }
+        if (rows < PANEL_ROWS) {
+            java.util.Arrays.fill(rowsData, rows * depth, PANEL_ROWS * depth, 0f);
+        }
+        for (int k = 0, p = 0; k < depth; k++, p += PANEL_ROWS) {
+            for (int j = 0, o = k; j < PANEL_ROWS; j++, o += depth) {
+                panel[p + j] = rowsData[o];
             }
         }
     }

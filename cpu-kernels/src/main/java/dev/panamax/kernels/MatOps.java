@@ -4,15 +4,15 @@ package dev.panamax.kernels;
  * Matrix-vector and matrix-matrix products of quantized weights with activations, spread over a
  * {@link WorkerPool} in contiguous row ranges (each thread streams its own part of the matrix).
  * Several matrices with the same input (q, k and v; gate and up) can go in one call: their rows
- * form one parallel loop, so the threads meet once instead of once per matrix.
+ * form one parallel loop, so the threads meet once instead of once per matrix. One token goes
+ * through each format's own dot product (int8 activations for the quantized types); several go
+ * through the float panels of {@link FloatDot}, whatever the weight type.
  */
 public final class MatOps {
     /** Rows per partition unit: keeps each thread's range a whole number of cache-friendly rows. */
     private static final int ROW_GRAIN = 16;
     /** The same for several tokens: whole panels of the float kernel. */
     private static final int TOKENS_ROW_GRAIN = Math.max(ROW_GRAIN, FloatDot.PANEL_ROWS);
-    /** Bytes of activations one {@link QuantFormat#dotTokens} call should read (they stay in L2 across rows). */
-    private static final int TOKEN_TILE_BYTES = 192 * 1024;
 
     private MatOps() {}
 
@@ -38,8 +38,8 @@ public final class MatOps {
             return;
         }
         x.prepare(w.format().activationType());
-        int rows = w.rows();
-        pool.parallelFor(rows, TOKENS_ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, out, tokens, start, end));
+        float[] quads = x.quads(w.format().activationType());
+        pool.parallelFor(w.rows(), TOKENS_ROW_GRAIN, (start, end) -> panelsTimesTokens(w, quads, out, tokens, start, end));
     }
 
     /**
@@ -52,12 +52,14 @@ public final class MatOps {
             throw new IllegalArgumentException(ws.length + " matrices but " + outs.length + " outputs");
         }
         int total = 0;
-        for (QuantMatrix w : ws) {
-            check(w, x);
-            x.prepare(w.format().activationType());
-            total += w.rows();
-        }
         int tokens = x.tokens();
+        float[][] quads = new float[ws.length][];
+        for (int i = 0; i < ws.length; i++) {
+            check(ws[i], x);
+            x.prepare(ws[i].format().activationType());
+            quads[i] = tokens == 1 ? null : x.quads(ws[i].format().activationType());
+            total += ws[i].rows();
+        }
         pool.parallelFor(total, tokens == 1 ? ROW_GRAIN : TOKENS_ROW_GRAIN, (start, end) -> {
             int base = 0;
             for (int i = 0; i < ws.length && base < end; i++) {
@@ -73,7 +75,7 @@ public final class MatOps {
                             out[r] = f.dot(w.data(), r * rowBytes, x, 0);
                         }
                     } else {
-                        rowsTimesTokens(w, x, outs[i], tokens, s, e);
+                        panelsTimesTokens(w, quads[i], outs[i], tokens, s, e);
                     }
                 }
                 base += w.rows();
@@ -82,31 +84,7 @@ public final class MatOps {
     }
 
     /**
-     * Rows [start, end) of w times every token. The K-quants go through the packed float panels of
-     * {@link #panelsTimesTokens}. The others
-     * use their {@link QuantFormat#dotTokens} a tile of tokens at a time (for the 32-value types the
-     * int16 kernels of {@link Int8Dot} measured faster than the float kernel).
-     */
-    private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] out, int tokens, int start, int end) {
-        QuantFormat f = w.format();
-        long rowBytes = w.rowBytes();
-        int rows = w.rows();
-        int cols = w.cols();
-        if (f.activationType() == ActivationType.Q8_K) {
-            panelsTimesTokens(w, x.q8_KQuads(), out, tokens, start, end);
-            return;
-        }
-        int tile = tokenTile(cols);
-        for (int t0 = 0; t0 < tokens; t0 += tile) {
-            int tn = Math.min(tile, tokens - t0);
-            for (int r = start; r < end; r++) {
-                f.dotTokens(w.data(), r * rowBytes, x, t0, tn, out, t0 * rows + r, rows);
-            }
-        }
-    }
-
-    /**
-     * Rows [start, end) of a K-quant matrix times every token in float ({@link FloatDot}): the rows
+     * Rows [start, end) of w times every token in float ({@link FloatDot}): the rows
      * go in panels of {@link FloatDot#PANEL_ROWS}; each panel is dequantized and packed column by
      * column a chunk of {@link FloatDot#PANEL_DEPTH} columns at a time, and every token passes over
      * the chunk while it is in cache. Sums collect per panel in a small token-major buffer and are
@@ -152,12 +130,6 @@ public final class MatOps {
     }
 
     private static final ThreadLocal<PanelScratch> PANEL_SCRATCH = ThreadLocal.withInitial(PanelScratch::new);
-
-    /** Tokens per dotTokens call for rows of {@code cols} values: a multiple of 4 in [4, 64]. */
-    static int tokenTile(int cols) {
-        int t = TOKEN_TILE_BYTES / (4 * Math.max(1, cols));
-        return Math.max(4, Math.min(64, t & ~3));
-    }
 
     private static void check(QuantMatrix w, Activations x) {
         if (w.cols() != x.dim()) {
