@@ -38,8 +38,7 @@ public final class Activations {
     private final short[] q8_0Wide;
     private final short[] q8_KWide;
     private final boolean[] ready = new boolean[ActivationType.values().length];
-    /** The int8 forms dequantized (q * scale), made with them when several tokens are held. */
-    private float[] q8_KFloat = new float[0];
+    /** Per activation type, its values as floats in interleaved groups of four tokens ({@link #quads}). */
     private final float[][] quads = {new float[0], new float[0], new float[0]};
     private final boolean[] quadsReady = new boolean[ActivationType.values().length];
 
@@ -127,9 +126,6 @@ public final class Activations {
                 for (int g = 0; g < tokens * dim / 32; g++) {
                     q8_KSum32[g] = q8_KSum16[2 * g] + q8_KSum16[2 * g + 1];
                 }
-                if (tokens > 1) {
-                    q8_KFloat = dequantize(q8_K, q8_KScale, 256, q8_KFloat);
-                }
             }
         }
         ready[type.ordinal()] = true;
@@ -181,15 +177,6 @@ public final class Activations {
         return out;
     }
 
-    private float[] dequantize(byte[] q, float[] scale, int block, float[] into) {
-        int n = tokens * dim;
-        float[] f = into.length >= n ? into : new float[f32.length];
-        for (int i = 0; i < n; i++) {
-            f[i] = q[i] * scale[i / block];
-        }
-        return f;
-    }
-
     private static void widen(byte[] q, short[] wide, int n) {
         for (int i = 0; i < n; i++) {
             wide[i] = q[i];
@@ -210,15 +197,6 @@ public final class Activations {
     public byte[] q8_0() {
         return q8_0;
     }
-
-    /**
-     * {@link #q8_K()} dequantized ({@code q * scale}, token-major): the activations of the float
-     * multi-token kernels. Made by {@link #prepare} only while more than one token is held.
-     */
-    public float[] q8_KFloat() {
-        return q8_KFloat;
-    }
-
 
     /** {@link #q8_0()} widened to int16 (same values, same layout). */
     public short[] q8_0Wide() {

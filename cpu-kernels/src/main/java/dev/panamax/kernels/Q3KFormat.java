@@ -284,15 +284,4 @@ final class Q3KFormat implements QuantFormat {
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
-
-    /** One token: {@link #dot}; more: the float kernel on the dequantized row ({@link FloatDot}). */
-    @Override
-    public void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
-            float[] out, int outOffset, int outStride) {
-        if (tokens == 1) {
-            out[outOffset] = dot(w, rowOffset, x, token0);
-            return;
-        }
-        FloatDot.dotTokens(this, w, rowOffset, x.dim(), x.q8_KFloat(), token0, tokens, out, outOffset, outStride);
-    }
 }
