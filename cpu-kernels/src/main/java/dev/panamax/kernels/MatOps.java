@@ -13,6 +13,14 @@ public final class MatOps {
     private static final int ROW_GRAIN = 16;
     /** The same for several tokens: whole panels of the float kernel. */
     private static final int TOKENS_ROW_GRAIN = Math.max(ROW_GRAIN, FloatDot.PANEL_ROWS);
+    /**
+     * Tokens from which the float panels beat the formats' own multi-token dots, by activation
+     * type (measured single-threaded at 8960x1536: K-quants cross over at 8 to 16 tokens, the int16
+     * kernels of the 32-value types at about 16 to 20).
+     */
+    static int panelMinTokens(ActivationType type) {
+        return type == ActivationType.Q8_K ? 12 : 20;
+    }
 
     private MatOps() {}
 
@@ -38,8 +46,9 @@ public final class MatOps {
             return;
         }
         x.prepare(w.format().activationType());
-        float[] quads = x.quads(w.format().activationType());
-        pool.parallelFor(w.rows(), TOKENS_ROW_GRAIN, (start, end) -> panelsTimesTokens(w, quads, out, tokens, start, end));
+        ActivationType type = w.format().activationType();
+        float[] quads = tokens < panelMinTokens(type) ? null : x.quads(type);
+        pool.parallelFor(w.rows(), TOKENS_ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, quads, out, tokens, start, end));
     }
 
     /**
@@ -57,7 +66,8 @@ public final class MatOps {
         for (int i = 0; i < ws.length; i++) {
             check(ws[i], x);
             x.prepare(ws[i].format().activationType());
-            quads[i] = tokens == 1 ? null : x.quads(ws[i].format().activationType());
+            ActivationType type = ws[i].format().activationType();
+            quads[i] = tokens < panelMinTokens(type) ? null : x.quads(type);
             total += ws[i].rows();
         }
         pool.parallelFor(total, tokens == 1 ? ROW_GRAIN : TOKENS_ROW_GRAIN, (start, end) -> {
@@ -75,12 +85,31 @@ public final class MatOps {
                             out[r] = f.dot(w.data(), r * rowBytes, x, 0);
                         }
                     } else {
-                        panelsTimesTokens(w, quads[i], outs[i], tokens, s, e);
+                        rowsTimesTokens(w, x, quads[i], outs[i], tokens, s, e);
                     }
                 }
                 base += w.rows();
             }
         });
+    }
+
+    /**
+     * Rows [start, end) of w times every token: a few tokens go through the format's own dot
+     * product row by row (each row is read from memory once and stays in L1 for the tokens),
+     * more through the float panels, whose dequantizing and packing pay off only over many tokens.
+     */
+    private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] quads, float[] out, int tokens,
+            int start, int end) {
+        if (quads != null) {
+            panelsTimesTokens(w, quads, out, tokens, start, end);
+            return;
+        }
+        QuantFormat f = w.format();
+        long rowBytes = w.rowBytes();
+        int rows = w.rows();
+        for (int r = start; r < end; r++) {
+            f.dotTokens(w.data(), r * rowBytes, x, 0, tokens, out, r, rows);
+        }
     }
 
     /**

@@ -178,17 +178,18 @@ class LegacyDotTest {
             MemorySegment w = LegacyBlocks.dotRows(arena, f, rows, n, 17 + type.ordinal());
             QuantMatrix m = new QuantMatrix(f, w, rows, n);
             long rb = f.rowBytes(n);
-            Activations x = activations(9, n, 5 + type.ordinal());
+            Activations x = activations(26, n, 5 + type.ordinal());
             x.prepare(f.activationType());
-            Ref[][] refs = new Ref[rows][9];
+            Ref[][] refs = new Ref[rows][26];
             for (int r = 0; r < rows; r++) {
-                for (int t = 0; t < 9; t++) {
+                for (int t = 0; t < 26; t++) {
                     refs[r][t] = reference(f, w, r * rb, x, t);
                 }
             }
             for (int threads = 1; threads <= 3; threads++) {
                 try (WorkerPool pool = new WorkerPool(threads)) {
-                    for (int tokens = 1; tokens <= 9; tokens++) {
+                    // per-token dots below MatOps.panelMinTokens, float panels from it
+                    for (int tokens : KQuantDotTest.MATMUL_TOKENS) {
                         x.setTokens(tokens);
                         float[] out = new float[tokens * rows];
                         MatOps.matmul(m, x, out, pool);
@@ -200,7 +201,8 @@ class LegacyDotTest {
                             for (int t = 0; t < tokens; t++) {
                                 Ref ref = refs[r][t];
                                 assertClose(type + " matmul threads " + threads + " tokens " + tokens + " row " + r + " token " + t,
-                                        out[t * rows + r], ref.vsQuant(), tokens == 1 ? ref.boundQuant() : ref.boundPanel(n));
+                                        out[t * rows + r], ref.vsQuant(),
+                                        tokens < MatOps.panelMinTokens(f.activationType()) ? ref.boundQuant() : ref.boundPanel(n));
                             }
                         }
                     }
