@@ -38,8 +38,9 @@ public interface QuantFormat {
 
     /**
      * Dot products of one weight row with tokens {@code token0 .. token0+tokens-1}:
-     * {@code out[outOffset + t * outStride] = row . x[token0 + t]}. Fast implementations decode
-     * each weight block once for all the tokens (prompt processing, speculative verification).
+     * {@code out[outOffset + t * outStride] = row . x[token0 + t]}. {@link MatOps} uses it for a
+     * few tokens (speculative verification, short prompts; more go through the float panels of
+     * {@link FloatDot}); fast implementations decode each weight block once for all the tokens.
      */
     default void dotTokens(MemorySegment w, long rowOffset, Activations x, int token0, int tokens,
             float[] out, int outOffset, int outStride) {
