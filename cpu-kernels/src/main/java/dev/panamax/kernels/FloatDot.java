@@ -28,6 +28,11 @@ final class FloatDot {
     /** Tokens per {@link #panelTimesTokens} step: 8 accumulators, 2 weight vectors and a broadcast fit 16 registers. */
     private static final int PANEL_TOKENS = 4;
 
+    /** {@code tokens} rounded up to whole groups of four: the sums {@link #panelTimesTokens} writes hold this many tokens. */
+    static int paddedTokens(int tokens) {
+        return (tokens + PANEL_TOKENS - 1) / PANEL_TOKENS * PANEL_TOKENS;
+    }
+
     /**
      * Packs {@code depth} columns of {@code rows} dequantized rows (row j at {@code rowsData[j * depth]})
      * into {@code panel} column by column: {@code panel[k * PANEL_ROWS + j]}. Rows past
@@ -52,7 +57,7 @@ final class FloatDot {
 
     /**
      * acc[t * PANEL_ROWS + j] += panel row j . token t's values k0 ..+depth for every token t <
-     * tokens, the tokens given four by four interleaved ({@link Activations#q8_KQuads()}): a packed
+     * tokens, the tokens given four by four interleaved ({@link Activations#quads}): a packed
      * panel chunk ({@link #pack}) times all tokens, four at a time. For each column the
      * two weight vectors are loaded once and each token's activation is broadcast once (6 loads
      * per 8 FMAs); the sums come out as vectors over rows, so no horizontal reduction is needed,
@@ -60,11 +65,11 @@ final class FloatDot {
      * also keeps the loop small enough that C2 leaves it rolled (unrolled, its live vectors spill).
      *
      * <p>Each lane chains the {@code depth} products of a chunk from zero, then adds that sum to
-     * {@code acc}: a product passes through at most {@link #panelRoundings} roundings.
+     * {@code acc}: a product passes through at most {@link #panelRoundings} roundings. {@code acc}
+     * holds {@link #paddedTokens} tokens: a short last group writes its padding too.
      */
     static void panelTimesTokens(float[] panel, int depth, float[] quads, int n, int k0, int tokens, float[] acc) {
         for (int t0 = 0; t0 < tokens; t0 += PANEL_TOKENS) {
-            int tn = Math.min(PANEL_TOKENS, tokens - t0);
             int q0 = t0 * n + PANEL_TOKENS * k0;
             FloatVector c00 = FloatVector.zero(F32);
             FloatVector c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
@@ -86,24 +91,19 @@ final class FloatDot {
                 c03 = v0.fma(b, c03);
                 c13 = v1.fma(b, c13);
             }
+            // a short last group's repeated tokens add into the padding, which is never copied out
             int o = t0 * PANEL_ROWS;
             c00.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
             c10.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            if (tn > 1) {
-                o += PANEL_ROWS;
-                c01.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-                c11.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            }
-            if (tn > 2) {
-                o += PANEL_ROWS;
-                c02.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-                c12.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            }
-            if (tn > 3) {
-                o += PANEL_ROWS;
-                c03.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-                c13.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            }
+            o += PANEL_ROWS;
+            c01.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+            c11.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            o += PANEL_ROWS;
+            c02.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+            c12.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            o += PANEL_ROWS;
+            c03.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
+            c13.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
         }
     }
 }

@@ -24,10 +24,27 @@ public final class MatOps {
 
     private MatOps() {}
 
+    private static boolean usesPanels(ActivationType type, int tokens) {
+        return tokens >= panelMinTokens(type);
+    }
+
+    /**
+     * Checks w against x and prepares the activation forms its products with {@code tokens} tokens
+     * read: the int8 form, and the interleaved floats when the panels will run (built here, once,
+     * so the workers only read them).
+     */
+    private static void prepare(QuantMatrix w, Activations x, int tokens) {
+        check(w, x);
+        ActivationType type = w.format().activationType();
+        x.prepare(type);
+        if (usesPanels(type, tokens)) {
+            x.quads(type);
+        }
+    }
+
     /** out[outOffset + r] = row r . token 0 of x. */
     public static void matvec(QuantMatrix w, Activations x, float[] out, int outOffset, WorkerPool pool) {
-        check(w, x);
-        x.prepare(w.format().activationType());
+        prepare(w, x, 1);
         QuantFormat f = w.format();
         long rowBytes = w.rowBytes();
         pool.parallelFor(w.rows(), ROW_GRAIN, (start, end) -> {
@@ -39,16 +56,13 @@ public final class MatOps {
 
     /** out[t * w.rows() + r] = row r . token t of x, for every token x holds. */
     public static void matmul(QuantMatrix w, Activations x, float[] out, WorkerPool pool) {
-        check(w, x);
         int tokens = x.tokens();
         if (tokens == 1) {
             matvec(w, x, out, 0, pool);
             return;
         }
-        x.prepare(w.format().activationType());
-        ActivationType type = w.format().activationType();
-        float[] quads = tokens < panelMinTokens(type) ? null : x.quads(type);
-        pool.parallelFor(w.rows(), TOKENS_ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, quads, out, tokens, start, end));
+        prepare(w, x, tokens);
+        pool.parallelFor(w.rows(), TOKENS_ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, out, tokens, start, end));
     }
 
     /**
@@ -62,13 +76,9 @@ public final class MatOps {
         }
         int total = 0;
         int tokens = x.tokens();
-        float[][] quads = new float[ws.length][];
-        for (int i = 0; i < ws.length; i++) {
-            check(ws[i], x);
-            x.prepare(ws[i].format().activationType());
-            ActivationType type = ws[i].format().activationType();
-            quads[i] = tokens < panelMinTokens(type) ? null : x.quads(type);
-            total += ws[i].rows();
+        for (QuantMatrix w : ws) {
+            prepare(w, x, tokens);
+            total += w.rows();
         }
         pool.parallelFor(total, tokens == 1 ? ROW_GRAIN : TOKENS_ROW_GRAIN, (start, end) -> {
             int base = 0;
@@ -85,7 +95,7 @@ public final class MatOps {
                             out[r] = f.dot(w.data(), r * rowBytes, x, 0);
                         }
                     } else {
-                        rowsTimesTokens(w, x, quads[i], outs[i], tokens, s, e);
+                        rowsTimesTokens(w, x, outs[i], tokens, s, e);
                     }
                 }
                 base += w.rows();
@@ -98,10 +108,10 @@ public final class MatOps {
      * product row by row (each row is read from memory once and stays in L1 for the tokens),
      * more through the float panels, whose dequantizing and packing pay off only over many tokens.
      */
-    private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] quads, float[] out, int tokens,
-            int start, int end) {
-        if (quads != null) {
-            panelsTimesTokens(w, quads, out, tokens, start, end);
+    private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] out, int tokens, int start, int end) {
+        ActivationType type = w.format().activationType();
+        if (usesPanels(type, tokens)) {
+            panelsTimesTokens(w, x.quads(type), out, tokens, start, end);
             return;
         }
         QuantFormat f = w.format();
@@ -128,7 +138,7 @@ public final class MatOps {
         PanelScratch s = PANEL_SCRATCH.get().fit(tokens);
         for (int r0 = start; r0 < end; r0 += pr) {
             int rn = Math.min(pr, end - r0);
-            java.util.Arrays.fill(s.acc, 0, tokens * pr, 0f);
+            java.util.Arrays.fill(s.acc, 0, FloatDot.paddedTokens(tokens) * pr, 0f);
             for (int k0 = 0; k0 < cols; k0 += FloatDot.PANEL_DEPTH) {
                 int depth = Math.min(FloatDot.PANEL_DEPTH, cols - k0);
                 long skip = f.rowBytes(k0);
@@ -151,8 +161,9 @@ public final class MatOps {
         float[] acc = new float[0];
 
         PanelScratch fit(int tokens) {
-            if (acc.length < tokens * FloatDot.PANEL_ROWS) {
-                acc = new float[tokens * FloatDot.PANEL_ROWS];
+            int n = FloatDot.paddedTokens(tokens) * FloatDot.PANEL_ROWS;
+            if (acc.length < n) {
+                acc = new float[n];
             }
             return this;
         }

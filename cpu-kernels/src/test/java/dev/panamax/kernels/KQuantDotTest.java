@@ -136,14 +136,7 @@ class KQuantDotTest {
         }
 
         double tol(int r, int t) {
-            double tm = 0;
-            double wa = 0;
-            for (int i = 0; i < cols; i++) {
-                double ai = Math.abs(a(t, i));
-                tm += (Math.abs(w[r * cols + i]) + 2 * Math.abs(minPart[r * cols + i])) * ai;
-                wa += Math.abs(w[r * cols + i]) * ai;
-            }
-            return 2 * ((cols / 256 + 8) * U * tm + U * wa);
+            return bound(r, t, cols / 256);
         }
 
         /**
@@ -151,6 +144,11 @@ class KQuantDotTest {
          * roundings per product ({@link FloatDot#panelRoundings}) in place of the decode kernels'.
          */
         double tolPanel(int r, int t) {
+            return bound(r, t, FloatDot.panelRoundings(cols));
+        }
+
+        /** 2 ((roundings + 8) u sum|w a| (with twice the min term) + u sum|w a|). */
+        private double bound(int r, int t, int roundings) {
             double tm = 0;
             double wa = 0;
             for (int i = 0; i < cols; i++) {
@@ -158,7 +156,7 @@ class KQuantDotTest {
                 tm += (Math.abs(w[r * cols + i]) + 2 * Math.abs(minPart[r * cols + i])) * ai;
                 wa += Math.abs(w[r * cols + i]) * ai;
             }
-            return 2 * ((FloatDot.panelRoundings(cols) + 8) * U * tm + U * wa);
+            return 2 * ((roundings + 8) * U * tm + U * wa);
         }
 
         double refF32(int r, int t) {
