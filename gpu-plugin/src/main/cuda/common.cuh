@@ -67,6 +67,15 @@ DEV void ld16_a2(const uint8_t* p, uint32_t (&w)[4]) {
         w[i] = __funnelshift_r(v[i], v[i + 1], sh);
     }
 }
+// two 32-bit words (8 bytes) at a 2-aligned address: three aligned words, funnel-shifted; reads up
+// to 2 bytes before and after
+DEV void ld8_a2(const uint8_t* p, uint32_t (&w)[2]) {
+    const uint32_t* b = (const uint32_t*) ((uintptr_t) p & ~(uintptr_t) 3);
+    const uint32_t sh = ((uint32_t) (uintptr_t) p & 3u) * 8u;
+    uint32_t v0 = b[0], v1 = b[1], v2 = b[2];
+    w[0] = __funnelshift_r(v0, v1, sh);
+    w[1] = __funnelshift_r(v1, v2, sh);
+}
 DEV void ld16_a4(const uint8_t* p, uint32_t (&w)[4]) {
     const uint32_t* q = (const uint32_t*) p;
 #pragma unroll

@@ -18,12 +18,96 @@ DEV void store_out(float* y, int ys, int t, int row, float v, const float* bias,
     *o = acc ? *o + v : v;
 }
 
+// Whether a block type decodes strided pieces (T::strided) rather than contiguous units.
+template <class T, class = void>
+struct is_strided { static const bool value = false; };
+template <class T>
+struct is_strided<T, decltype((void) T::STRIDED)> { static const bool value = T::STRIDED; };
+
+// The matrix-vector product for types whose bits for 32 values are spread over a 256-value block
+// (Q3_K: 2-bit planes and a high-bit mask shared by four 32-value runs): lane piece p = 4h + m of a
+// block takes the 8 values 128h + 32j + 8m .. +8 of each plane j, four segments with a scale each
+// (no mins), against activations gathered the same way. Otherwise as matvec_q.
+template <class T, int NT, int R>
+DEV void matvec_strided(const uint8_t* __restrict__ W, int rows, int K, const int8_t* __restrict__ xq,
+                        const float* __restrict__ xd, float* __restrict__ y, int ys,
+                        const float* __restrict__ bias, int acc, int tokens) {
+    const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;
+    const int lane = threadIdx.x % WARP;
+    if (row0 >= rows) {
+        return;
+    }
+    static_assert(T::QK == 256, "strided pieces are laid out for 256-value blocks");
+    constexpr int P = 8;
+    constexpr int BPI = WARP / P;
+    const int nb = K / T::QK;
+    const long rowBytes = (long) nb * T::BB;
+    const int piece = lane % P;
+    const int h = piece / 4, m = piece % 4;
+    const int nrows = min(R, rows - row0);
+    float sum[R][NT];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < NT; t++) sum[r][t] = 0.f;
+    for (int b = lane / P; b < nb; b += BPI) {
+        uint2 xw[NT][4];
+        float dx[NT][4];
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (NT > 1 && t >= tokens) break;
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                const int e = b * 256 + 128 * h + 32 * j + 8 * m;
+                xw[t][j] = *(const uint2*) (xq + (long) t * K + e);
+                dx[t][j] = xd[(long) t * (K / 32) + e / 32];
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            if (R > 1 && r >= nrows) break;
+            const uint8_t* blk = W + (long) (row0 + r) * rowBytes + (long) b * T::BB;
+            uint2 q[4];
+            float a[4];
+            T::strided(blk, piece, q, a);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (NT > 1 && t >= tokens) break;
+                float v = 0.f;
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    int s = __dp4a((int) q[j].x, (int) xw[t][j].x, 0);
+                    s = __dp4a((int) q[j].y, (int) xw[t][j].y, s);
+                    v += dx[t][j] * a[j] * (float) s;
+                }
+                sum[r][t] += v;
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (R > 1 && r >= nrows) break;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (NT > 1 && t >= tokens) break;
+            float s = warp_sum(sum[r][t]);
+            if (lane == 0) {
+                store_out(y, ys, t, row0 + r, s, bias, acc);
+            }
+        }
+    }
+}
+
 // R rows per warp: the activations of a step are loaded once for R rows, R rows' weight loads are
 // in flight together, and fewer blocks make the last wave of a launch less ragged.
 template <class T, int NT, int R>
 DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* __restrict__ xq,
                   const float* __restrict__ xd, const float* __restrict__ xs, float* __restrict__ y, int ys,
                   const float* __restrict__ bias, int acc, int tokens) {
+    if constexpr (is_strided<T>::value) {
+        matvec_strided<T, NT, R>(W, rows, K, xq, xd, y, ys, bias, acc, tokens);
+        return;
+    }
     const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;
     const int lane = threadIdx.x % WARP;
     if (row0 >= rows) {

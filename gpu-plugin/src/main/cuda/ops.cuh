@@ -59,31 +59,61 @@ struct ActOut {
     uint16_t* h;   // [T][K] or null
 };
 
-// y = rmsnorm(x) * w for each token (x rows xs apart), written in the requested forms.
-// grid: tokens; block: up to 1024
+#define NORM_REGS 16
+
+// Value v of element 32*b + lane of token t's normalized row: stored in the requested forms, and
+// quantized with its block of 32 when the block is whole.
+DEV void norm_out(float v, int b, int t, int K, float* of, int8_t* oq, float* od, float* os, uint16_t* oh) {
+    const int lane = threadIdx.x % WARP;
+    const int i = 32 * b + lane;
+    if (i < K) {
+        if (of != nullptr) of[(long) t * K + i] = v;
+        if (oh != nullptr) oh[(long) t * K + i] = f2h(v);
+    }
+    if (oq != nullptr && 32 * b + 32 <= K) {
+        quant32(v, lane, oq + (long) t * K + 32 * b, od + (long) t * (K / 32) + b, os + (long) t * (K / 16) + 2 * b);
+    }
+}
+
+// y = rmsnorm(x) * w for each token (x rows xs apart), written in the requested forms. Rows of up
+// to NORM_REGS * blockDim.x values are read once (x and w kept in registers across the block sum),
+// longer ones twice. grid: tokens; block: up to 1024
 KERNEL_LB(rmsnorm, 1024, (const float* x, int xs, int K, const float* w, float eps, float* of, int8_t* oq,
                          float* od, float* os, uint16_t* oh)) {
     __shared__ float scratch[32];
     const int t = blockIdx.x;
     const float* xr = x + (long) t * xs;
+    const bool held = K <= NORM_REGS * (int) blockDim.x;
+    float xv[NORM_REGS], wv[NORM_REGS];
     float ss = 0.f;
-    for (int i = threadIdx.x; i < K; i += blockDim.x) {
-        ss += xr[i] * xr[i];
+    if (held) {
+#pragma unroll
+        for (int k = 0; k < NORM_REGS; k++) {
+            const int i = threadIdx.x + k * blockDim.x;
+            xv[k] = i < K ? xr[i] : 0.f;
+            wv[k] = i < K ? w[i] : 0.f;
+            ss += xv[k] * xv[k];
+        }
+    } else {
+        for (int i = threadIdx.x; i < K; i += blockDim.x) {
+            ss += xr[i] * xr[i];
+        }
     }
     ss = block_sum(ss, scratch);
     const float scale = rms_scale(ss, K, eps);
-    const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP, nw = blockDim.x / WARP;
-    const int full = oq != nullptr ? K / 32 : 0;
-    for (int b = warp; b < (K + 31) / 32; b += nw) {
-        const int i = 32 * b + lane;
-        float v = i < K ? xr[i] * scale * w[i] : 0.f;
-        if (i < K) {
-            if (of != nullptr) of[(long) t * K + i] = v;
-            if (oh != nullptr) oh[(long) t * K + i] = f2h(v);
+    const int warp = threadIdx.x / WARP, nw = blockDim.x / WARP;
+    if (held) {
+        // block of 32 number warp + k*nw holds element threadIdx.x + k*blockDim.x: register k
+#pragma unroll
+        for (int k = 0; k < NORM_REGS; k++) {
+            const int b = warp + k * nw;
+            if (32 * b >= K) break;  // the same for the whole warp
+            norm_out(xv[k] * scale * wv[k], b, t, K, of, oq, od, os, oh);
         }
-        if (b < full) {
-            quant32(v, lane, oq + (long) t * K + 32 * b, od + (long) t * (K / 32) + b,
-                    os + (long) t * (K / 16) + 2 * b);
+    } else {
+        for (int b = warp; b < (K + 31) / 32; b += nw) {
+            const int i = 32 * b + threadIdx.x % WARP;
+            norm_out(i < K ? xr[i] * scale * w[i] : 0.f, b, t, K, of, oq, od, os, oh);
         }
     }
 }
@@ -186,7 +216,9 @@ KERNEL_LB(qkv_post, 128, (float* qkv, int qs, int heads, int kvHeads, int hd, in
 // dot of the (pre-scaled) query in shared memory with a cached key row
 DEV float key_dot(const float* sq, const uint8_t* k, int type, int n) {
     float s = 0.f;
+    // unrolled so several loads of the row are in flight (rolled, each waited for the last)
     if (type == ST_F16) {
+#pragma unroll 4
         for (int i = 0; i < n; i += 8) {
             uint4 w = *(const uint4*) (k + 2 * i);
             uint32_t ws[4] = {w.x, w.y, w.z, w.w};
@@ -196,11 +228,13 @@ DEV float key_dot(const float* sq, const uint8_t* k, int type, int n) {
             }
         }
     } else if (type == ST_F32) {
+#pragma unroll 4
         for (int i = 0; i < n; i += 4) {
             float4 w = *(const float4*) (k + 4 * i);
             s += sq[i] * w.x + sq[i + 1] * w.y + sq[i + 2] * w.z + sq[i + 3] * w.w;
         }
     } else {
+#pragma unroll 2
         for (int b = 0; b < n / 32; b++) {
             const uint8_t* blk = k + 34 * b;
             float bs = 0.f;
@@ -260,6 +294,7 @@ KERNEL_LB(attention, 128, (const float* q, int qs, const uint8_t* kc, const uint
 #pragma unroll
         for (int j = 0; j < ATT_MAXV / WARP; j++) acc[j] *= corr;
         const int cnt = min(WARP, p1 - base);
+#pragma unroll 4
         for (int i = 0; i < cnt; i++) {
             const float wi = __shfl_sync(FULL_MASK, e, i);
             const uint8_t* vr = vc + ((long) (base + i) * kvHeads + kvh) * vrb;
@@ -301,11 +336,41 @@ KERNEL_LB(attention, 128, (const float* q, int qs, const uint8_t* kc, const uint
     }
 }
 
-// Merges the splits of every head of token t into the attention output row (heads*vd values)
-// and writes it as f32 (of, required) plus the requested forms.
-// grid: tokens; block: up to 1024
+// Merges the splits of head h of token t into its vd values of the attention output row
+// (heads*vd values), written as f32 (of, required) plus the requested forms; one block per head,
+// so a decode step's merge is spread over the device (a block per token took ~30 us on an H100).
+// The int8 form needs vd % 32 == 0 (each warp quantizes one block of 32): else
+// attention_combine_rows. grid: (heads, tokens); block: vd rounded up to 32 (<= 1024)
 KERNEL_LB(attention_combine, 1024, (const float* part, int heads, int vd, int splits, float* of, int8_t* oq,
                                    float* od, float* os, uint16_t* oh)) {
+    const int h = blockIdx.x, t = blockIdx.y, d = threadIdx.x;
+    const int K = heads * vd;
+    const float* pp = part + ((long) t * heads + h) * splits * (vd + 2);
+    float M = -INFINITY;
+    for (int s = 0; s < splits; s++) M = fmaxf(M, pp[s * (vd + 2)]);
+    float L = 0.f, o = 0.f;
+    for (int s = 0; s < splits; s++) {
+        const float* ps = pp + s * (vd + 2);
+        const float f = ps[0] == -INFINITY ? 0.f : expf(ps[0] - M);
+        L += ps[1] * f;
+        if (d < vd) o += ps[2 + d] * f;
+    }
+    const float v = d < vd ? o / L : 0.f;
+    const long i = (long) t * K + (long) h * vd + d;
+    if (d < vd) {
+        of[i] = v;
+        if (oh != nullptr) oh[i] = f2h(v);
+    }
+    if (oq != nullptr) {
+        const int b = (h * vd) / 32 + d / 32;  // vd % 32 == 0: the warp's 32 values are one block
+        quant32(v, d % 32, oq + (long) t * K + 32L * b, od + (long) t * (K / 32) + b, os + (long) t * (K / 16) + 2 * b);
+    }
+}
+
+// attention_combine for any vd: one block per token merges the whole row, then quantizes it.
+// grid: tokens; block: up to 1024
+KERNEL_LB(attention_combine_rows, 1024, (const float* part, int heads, int vd, int splits, float* of, int8_t* oq,
+                                        float* od, float* os, uint16_t* oh)) {
     const int t = blockIdx.x;
     const int K = heads * vd;
     for (int idx = threadIdx.x; idx < K; idx += blockDim.x) {

@@ -6,8 +6,9 @@
 #include "matmul.cuh"
 #include "ops.cuh"
 
-// matvec_<type>_<tokens>[_r<rows per warp>]: _1 is one token, 2 rows per warp (decode); _8 up to 8
-// tokens, 1 row per warp; _1_r1 and _1_r4 exist for speed comparisons (DeviceCheck)
+// matvec_<type>_<tokens>[_r<rows per warp>]: _1 is one token, 2 rows per warp; _1_r1 and _1_r4 1
+// and 4 (decode takes each type's fastest, see DeviceTypes.matvecRows); _8 up to 8 tokens, 1 row
+// per warp
 #define MATVEC_Q(name, T, NT, R, suffix)                                                                 \
     KERNEL_LB(matvec_##name##_##NT##suffix, 128,                                                         \
               (const uint8_t* W, int rows, int K, const int8_t* xq, const float* xd, const float* xs,  \

@@ -215,6 +215,34 @@ struct TQ2_K {  // scales[16] @0, qs[64] @16, d @80, dmin @82
 struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
     static const int QK = 256, BB = 110;
     static const bool M = false;
+    // decode reads pieces strided across the block (see matvec_strided): piece 4h + m holds the
+    // 8 values 128h + 32j + 8m .. +8 for each 2-bit plane j, so a lane loads 8 bytes of qs and of
+    // hmask and uses every bit of them, where 16 contiguous values use a quarter of their bytes
+    static const bool STRIDED = true;
+    DEV void strided(const uint8_t* b, int piece, uint2 (&q)[4], float (&a)[4]) {
+        const int h = piece / 4, m = piece % 4, mh = m / 2;
+        uint32_t qs[2], hm[2];
+        ld8_a2(b + 32 + 32 * h + 8 * m, qs);
+        ld8_a2(b + 8 * m, hm);
+        const float d = ld_h(b + 108);
+        const uint8_t* s = b + 96;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            uint32_t w[2];
+#pragma unroll
+            for (int k = 0; k < 2; k++) {
+                uint32_t lo = (qs[k] >> (2 * j)) & 0x03030303u;
+                uint32_t hi = ((hm[k] >> (4 * h + j)) & 0x01010101u) << 2;
+                w[k] = __vsub4(lo | hi, 0x04040404u);
+            }
+            q[j] = make_uint2(w[0], w[1]);
+            // group g = 8h + 2j + m/2: low 4 bits in nibble h of s[2j + m/2], high 2 bits at
+            // 2*(2h + j/2) of s[8 + (2j + m/2) % 4]
+            int low = (s[2 * j + mh] >> (4 * h)) & 0xF;
+            int high = (s[8 + (2 * j + mh) % 4] >> (2 * (2 * h + j / 2))) & 3;
+            a[j] = d * (float) ((low | (high << 4)) - 32);
+        }
+    }
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);

@@ -23,6 +23,7 @@ struct alignas(16) float4 { float x, y, z, w; };
 struct alignas(8) uint2 { uint32_t x, y; };
 struct alignas(8) int2 { int x, y; };
 struct alignas(8) float2 { float x, y; };
+inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
 
 extern dim3 emu_threadIdx, emu_blockIdx, emu_blockDim, emu_gridDim;
 #define threadIdx emu_threadIdx

@@ -7,7 +7,12 @@ import dev.panamax.engine.backend.Backend;
 import dev.panamax.engine.backend.BackendOptions;
 import dev.panamax.gguf.GgmlType;
 import dev.panamax.kernels.Ops;
+import dev.panamax.engine.backend.LayerRunner;
+import dev.panamax.engine.model.ModelConfig;
+import dev.panamax.engine.model.Weights;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -17,13 +22,50 @@ import java.util.SplittableRandom;
  * logits that come back), each the best of {@code reps} runs after a warm-up.
  */
 final class Bench {
-    record Result(String model, String config, int layersOnDevice, int layers, double pp, double tg, String summary) {}
+    record Result(String model, String config, int layersOnDevice, int layers, double pp, double tg, String summary,
+            List<String> profile) {}
 
+    /** Passes loads on to a backend and keeps the runners, so a profile can reach them. */
+    record Keeping(Backend inner, List<LayerRunner> runners) implements Backend {
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public String device() {
+            return inner.device();
+        }
+
+        @Override
+        public long freeBytes() {
+            return inner.freeBytes();
+        }
+
+        @Override
+        public LayerRunner load(ModelConfig config, Weights weights, int first, int end, boolean withHead, int context,
+                GgmlType keyType, GgmlType valueType, int maxTokens) {
+            LayerRunner r = inner.load(config, weights, first, end, withHead, context, keyType, valueType, maxTokens);
+            runners.add(r);
+            return r;
+        }
+
+        @Override
+        public void close() {
+            // the caller's backend: closed by the caller
+        }
+    }
+
+    /**
+     * pp and tg as above; with {@code profile}, then where one decode step's device time goes
+     * ({@link CudaLayers#profileDecode}) with each rows-per-warp choice of the matrix-vector kernels.
+     */
     static Result run(Path file, String config, GgmlType kv, BackendOptions o, Backend backend, int threads, int reps,
-            int promptTokens, int genTokens) {
+            int promptTokens, int genTokens, boolean profile) {
+        Keeping keeping = new Keeping(backend, new ArrayList<>());
         try (Model m = Model.open(file)) {
             SessionOptions so = new SessionOptions(4096, 512, kv, kv, threads).withBackend(o);
-            try (Session s = m.newSession(so, backend)) {
+            try (Session s = m.newSession(so, keeping)) {
                 int vocab = m.config().vocab();
                 SplittableRandom r = new SplittableRandom(7);
                 int[] prompt = new int[promptTokens];
@@ -53,10 +95,31 @@ final class Bench {
                     }
                     tg = Math.max(tg, genTokens / ((System.nanoTime() - t0) / 1e9));
                 }
+                List<String> lines = new ArrayList<>();
+                if (profile) {
+                    for (LayerRunner runner : keeping.runners()) {
+                        if (runner instanceof CudaLayers cl) {
+                            for (int rows : new int[] {0, 1, 2}) {
+                                lines.addAll(describe(cl.profileDecode(rows, 20), rows, 1000 / tg));
+                            }
+                        }
+                    }
+                }
                 return new Result(m.displayName(), config, s.layersOnDevice(), m.config().layers(), pp, tg,
-                        s.backendSummary());
+                        s.backendSummary(), lines);
             }
         }
+    }
+
+    private static List<String> describe(CudaLayers.Profile p, int rows, double tokenMs) {
+        List<String> out = new ArrayList<>();
+        out.add(String.format(Locale.ROOT,
+                "profile (matvec rows/warp %s): token %.3f ms in tg, recorded step %.3f ms, kernel by kernel %.3f ms:",
+                rows == 0 ? "per type" : String.valueOf(rows), tokenMs, p.graphMs(), p.kernelsMs()));
+        p.byKernel().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                .forEach(e -> out.add(String.format(Locale.ROOT, "  %8.3f ms %4.0f launches  %s", e.getValue()[0],
+                        e.getValue()[1], e.getKey())));
+        return out;
     }
 
     static String header() {

@@ -395,7 +395,8 @@ final class CudaLayers implements LayerRunner {
 
     /** Looks up every kernel a forward pass can use, so a missing one fails at load, not mid-generation. */
     private void resolveKernels() {
-        for (String k : new String[] {"rmsnorm", "swiglu", "qkv_post", "attention", "attention_combine", "argmax"}) {
+        for (String k : new String[] {"rmsnorm", "swiglu", "qkv_post", "attention", "attention_combine",
+                "attention_combine_rows", "argmax"}) {
             gpu.kernel(k);
         }
         for (Layer L : layers) {
@@ -550,8 +551,75 @@ final class CudaLayers implements LayerRunner {
 
     // ---- enqueueing ---------------------------------------------------------------------------
 
-    private Gpu.Kernel k(String name) {
-        return gpu.kernel(name);
+    /** Rows per warp of the one-token matrix-vector kernels, 0 for each type's own (a profile tries others). */
+    private int matvecRows;
+    /** While a profile runs: every launch with the marks around it. */
+    private List<Timed> timed;
+
+    private record Timed(String what, Gpu.Mark before, Gpu.Mark after) {}
+
+    private void launch(String kernel, int gx, int gy, int gz, int block, Object... args) {
+        Gpu.Kernel k = gpu.kernel(kernel);
+        if (timed == null) {
+            stream.launch(k, gx, gy, gz, block, args);
+            return;
+        }
+        Gpu.Mark before = stream.mark();
+        stream.launch(k, gx, gy, gz, block, args);
+        timed.add(new Timed(kernel + " " + gx + "x" + gy + "x" + gz, before, stream.mark()));
+    }
+
+    /**
+     * Where a decode step's device time goes: {@code repeats} replays of the recorded step (when
+     * graphs are on) timed as a whole, then the step and the head once more kernel by kernel
+     * between events, with {@code rowsPerWarp} rows per warp in the one-token matrix-vector
+     * kernels (0: each type's own). Re-runs the last position (same cache row, same result), so call it after a decode
+     * step.
+     */
+    Profile profileDecode(int rowsPerWarp, int repeats) {
+        gpu.makeCurrent();
+        stream.synchronize();
+        double graphMs = Double.NaN;
+        if (decodeGraph != null) {
+            Gpu.Mark a = stream.mark();
+            for (int i = 0; i < repeats; i++) {
+                decodeGraph.launch();
+            }
+            Gpu.Mark b = stream.mark();
+            stream.synchronize();
+            graphMs = b.millisSince(a) / repeats;
+            a.close();
+            b.close();
+        }
+        int rows = matvecRows;
+        matvecRows = rowsPerWarp;
+        timed = new ArrayList<>();
+        try {
+            enqueueForward(1);
+            if (withHead) {
+                enqueueHead(0, 1, false);
+            }
+            stream.synchronize();
+            java.util.Map<String, double[]> by = new java.util.LinkedHashMap<>();
+            for (Timed t : timed) {
+                double[] v = by.computeIfAbsent(t.what(), w -> new double[2]);
+                v[0] += t.after().millisSince(t.before());
+                v[1]++;
+                t.before().close();
+                t.after().close();
+            }
+            return new Profile(graphMs, by);
+        } finally {
+            timed = null;
+            matvecRows = rows;
+        }
+    }
+
+    /** {@link #profileDecode}'s result: ms per recorded step, and per kernel and grid {ms, launches}. */
+    record Profile(double graphMs, java.util.Map<String, double[]> byKernel) {
+        double kernelsMs() {
+            return byKernel.values().stream().mapToDouble(v -> v[0]).sum();
+        }
     }
 
     /**
@@ -579,27 +647,33 @@ final class CudaLayers implements LayerRunner {
         long of = small && anyFloatWeights ? nf : 0;
         long oq = small ? nq : 0;
         long oh = small ? 0 : nh;
-        stream.launch(k("rmsnorm"), t, 1, 1, NORM_THREADS, x, dim, dim, L.attnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
+        launch("rmsnorm", t, 1, 1, NORM_THREADS, x, dim, dim, L.attnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
                 oq == 0 ? 0L : ns, oh);
         product(L.qkv, t, nf, qkv, qkvDim, false);
         int heads = c.heads();
         int kvh = c.kvHeads();
-        stream.launch(k("qkv_post"), heads + 2 * kvh, t, 1, 128, qkv, qkvDim, heads, kvh, c.headDim(), c.valueDim(),
+        launch("qkv_post", heads + 2 * kvh, t, 1, 128, qkv, qkvDim, heads, kvh, c.headDim(), c.valueDim(),
                 L.qNorm, L.kNorm, c.rmsEps(), ropeCos, ropeSin, c.rope().dims(),
                 c.arch().ropeLayout() == RopeLayout.NEOX ? 1 : 0, posDev, L.keys, L.values,
                 DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType));
         int splits = t == 1 ? splitsDecode : 1;
-        stream.launch(k("attention"), heads, t, splits, 128, qkv, qkvDim, L.keys, L.values,
+        launch("attention", heads, t, splits, 128, qkv, qkvDim, L.keys, L.values,
                 DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
                 posDev, (float) (1.0 / Math.sqrt(c.headDim())), splits, part);
-        stream.launch(k("attention_combine"), t, 1, 1, 1024, part, heads, c.valueDim(), splits, att, oq,
-                oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
+        int vd = c.valueDim();
+        if (vd % 32 == 0) {  // a block per head; each warp quantizes one block of 32
+            launch("attention_combine", heads, t, 1, vd, part, heads, vd, splits, att, oq,
+                    oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
+        } else {
+            launch("attention_combine_rows", t, 1, 1, 1024, part, heads, vd, splits, att, oq,
+                    oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
+        }
         product(new Proj(new Mat[] {L.wo}, new int[] {0}, 0), t, att, x, dim, true);
-        stream.launch(k("rmsnorm"), t, 1, 1, NORM_THREADS, x, dim, dim, L.ffnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
+        launch("rmsnorm", t, 1, 1, NORM_THREADS, x, dim, dim, L.ffnNorm, c.rmsEps(), of, oq, oq == 0 ? 0L : nd,
                 oq == 0 ? 0L : ns, oh);
         int ff = c.feedForward();
         product(L.gateUp, t, nf, gu, 2 * ff, false);
-        stream.launch(k("swiglu"), (ff + 255) / 256, t, 1, 256, gu, gu + 4L * ff, 2 * ff, ff, of, oq,
+        launch("swiglu", (ff + 255) / 256, t, 1, 256, gu, gu + 4L * ff, 2 * ff, ff, of, oq,
                 oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
         product(new Proj(new Mat[] {L.down}, new int[] {0}, 0), t, nf, x, dim, true);
     }
@@ -619,19 +693,22 @@ final class CudaLayers implements LayerRunner {
                 int K = m.cols();
                 for (int c0 = 0; c0 < t; c0 += DeviceTypes.MATVEC_TOKENS) {  // one chunk unless matmul is off
                     int n = Math.min(DeviceTypes.MATVEC_TOKENS, t - c0);
-                    int grid = DeviceTypes.matvecBlocks(m.type(), n, m.rows());
+                    int rpw = matvecRows > 0 ? matvecRows : DeviceTypes.matvecRows(m.type());
+                    String kernel = DeviceTypes.matvec(m.type(), n, rpw);
+                    int per = DeviceTypes.matvecRowsPerBlock(m.type(), n, rpw);
+                    int grid = (m.rows() + per - 1) / per;
                     long o = out + 4L * c0 * ys;
                     if (isFloat(m)) {
-                        stream.launch(k(DeviceTypes.matvec(m.type(), n)), grid, 1, 1, 128, m.ptr(), m.rows(), K,
+                        launch(kernel, grid, 1, 1, 128, m.ptr(), m.rows(), K,
                                 xf + 4L * c0 * K, o, ys, bias, a, n);
                     } else {
-                        stream.launch(k(DeviceTypes.matvec(m.type(), n)), grid, 1, 1, 128, m.ptr(), m.rows(), K,
+                        launch(kernel, grid, 1, 1, 128, m.ptr(), m.rows(), K,
                                 nq + (long) c0 * K, nd + 4L * c0 * (K / 32), ns + 4L * c0 * (K / 16), o, ys, bias, a, n);
                     }
                 }
             } else {
                 int bn = DeviceTypes.matmulTile(t);
-                stream.launch(k(DeviceTypes.matmul(m.type(), t)), (m.rows() + 127) / 128, (t + bn - 1) / bn, 1, 256,
+                launch(DeviceTypes.matmul(m.type(), t), (m.rows() + 127) / 128, (t + bn - 1) / bn, 1, 256,
                         m.ptr(), m.rows(), m.cols(), nh, t, out, ys, bias, a);
             }
         }
@@ -640,11 +717,11 @@ final class CudaLayers implements LayerRunner {
     private void enqueueHead(int firstToken, int count, boolean argmax) {
         int dim = c.embedding();
         long of = isFloat(head) ? nf : 0;
-        stream.launch(k("rmsnorm"), count, 1, 1, NORM_THREADS, x + 4L * firstToken * dim, dim, dim, outNorm, c.rmsEps(), of, nq,
+        launch("rmsnorm", count, 1, 1, NORM_THREADS, x + 4L * firstToken * dim, dim, dim, outNorm, c.rmsEps(), of, nq,
                 nd, ns, 0L);
         product(new Proj(new Mat[] {head}, new int[] {0}, 0), count, nf, logitsDev, c.vocab(), false);
         if (argmax) {
-            stream.launch(k("argmax"), count, 1, 1, 1024, logitsDev, c.vocab(), argmaxDev);
+            launch("argmax", count, 1, 1, 1024, logitsDev, c.vocab(), argmaxDev);
             stream.download(hostArgmax, argmaxDev, 4L * count);
         } else {
             stream.download(hostLogits, logitsDev, 4L * count * c.vocab());

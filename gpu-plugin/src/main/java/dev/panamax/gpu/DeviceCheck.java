@@ -333,13 +333,16 @@ public final class DeviceCheck {
             }
             step("bench " + c.spec() + " " + c.label(), 300);
             try {
-                Bench.Result r = Bench.run(f, c.label(), c.kv(), c.o(), backend, cores, 2, plan.benchPrompt(), plan.benchGen());
+                // the first configuration also says where a decode step's device time goes
+                Bench.Result r = Bench.run(f, c.label(), c.kv(), c.o(), backend, cores, 2, plan.benchPrompt(), plan.benchGen(),
+                        rows.isEmpty());
                 double gb = Files.size(f) / 1e9;
                 String row = Bench.row(r) + String.format(Locale.ROOT, "   llama.cpp %s; roofline %.0f t/s (%.0f%%)",
                         c.llama(), 2850 / gb, 100 * r.tg() / (2850 / gb));
                 rows.add(row);
                 report.line("BENCH " + row);
                 report.line("      " + r.summary());
+                r.profile().forEach(report::line);
             } catch (RuntimeException | IOException e) {
                 report.error("bench " + c.spec() + " " + c.label(), e);
             }

@@ -41,22 +41,32 @@ final class DeviceTypes {
     static final int MATVEC_TOKENS = 8;
 
     /**
-     * Rows per warp of the one-token matrix-vector kernels of quantized types: 2 by default, or
-     * -Dpanamax.cuda.matvecRows=1|2|4 (the device check compares them).
+     * Rows per warp of the one-token matrix-vector kernels of quantized types, forced for all types
+     * by -Dpanamax.cuda.matvecRows=1|2|4 (0: {@link #matvecRows(GgmlType)}'s choice).
      */
-    static final int MATVEC_ROWS = rowsProperty();
+    static final int FORCED_ROWS = rowsProperty();
 
     private static int rowsProperty() {
-        String v = System.getProperty("panamax.cuda.matvecRows", "2");
+        String v = System.getProperty("panamax.cuda.matvecRows", "");
         return switch (v) {
             case "1" -> 1;
+            case "2" -> 2;
             case "4" -> 4;
-            default -> 2;
+            default -> 0;
         };
     }
 
+    /**
+     * Rows per warp for a type: 1, measured fastest on an H100 at the 14B shapes (decode profile
+     * and kernel speeds of the device check) for every type but Q3_K, whose strided kernel gains
+     * from sharing each gathered activation between two rows.
+     */
+    static int matvecRows(GgmlType t) {
+        return FORCED_ROWS > 0 ? FORCED_ROWS : t == GgmlType.Q3_K ? 2 : 1;
+    }
+
     static String matvec(GgmlType t, int tokens) {
-        return matvec(t, tokens, MATVEC_ROWS);
+        return matvec(t, tokens, matvecRows(t));
     }
 
     /** The matrix-vector kernel for {@code tokens} tokens; {@code rows}: rows per warp (quantized, one token). */
@@ -76,7 +86,7 @@ final class DeviceTypes {
     }
 
     static int matvecBlocks(GgmlType t, int tokens, int matrixRows) {
-        int per = matvecRowsPerBlock(t, tokens, MATVEC_ROWS);
+        int per = matvecRowsPerBlock(t, tokens, matvecRows(t));
         return (matrixRows + per - 1) / per;
     }
 

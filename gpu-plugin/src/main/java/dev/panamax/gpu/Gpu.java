@@ -76,6 +76,18 @@ public interface Gpu extends AutoCloseable {
         /** Stops recording; the graph replays the recorded work with {@link Graph#launch}. */
         Graph endCapture();
 
+        /** Queues a timestamp (a CUDA event): profiles measure device time between two marks. */
+        Gpu.Mark mark();
+
+        @Override
+        void close();
+    }
+
+    /** A point in a stream's work. */
+    interface Mark extends AutoCloseable {
+        /** Device milliseconds from {@code earlier} to this mark, once the stream has passed both. */
+        float millisSince(Mark earlier);
+
         @Override
         void close();
     }

@@ -9,6 +9,10 @@ import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
 import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
@@ -51,6 +55,8 @@ import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
@@ -374,8 +380,30 @@ final class JcudaGpu implements Gpu {
         }
 
         @Override
+        public Mark mark() {
+            CUevent e = new CUevent();
+            cuEventCreate(e, CUevent_flags.CU_EVENT_DEFAULT);
+            cuEventRecord(e, s);
+            return new JMark(e);
+        }
+
+        @Override
         public void close() {
             cuStreamDestroy(s);
+        }
+    }
+
+    private record JMark(CUevent e) implements Mark {
+        @Override
+        public float millisSince(Mark earlier) {
+            float[] ms = new float[1];
+            cuEventElapsedTime(ms, ((JMark) earlier).e, e);
+            return ms[0];
+        }
+
+        @Override
+        public void close() {
+            cuEventDestroy(e);
         }
     }
 

@@ -437,8 +437,8 @@ final class KernelCheck {
                     st.synchronize();
                     mvSecs[vi] = (System.nanoTime() - t0) / 1e9 / reps;
                 }
-                rpw[0] = 2;
-                double mvSec = quant ? mvSecs[1] : mvSecs[0];
+                // the headline: the rows per warp decode uses for this type
+                double mvSec = quant ? mvSecs[DeviceTypes.matvecRows(type) / 2] : mvSecs[0];
                 long t0;
                 t0 = System.nanoTime();
                 for (int i = 0; i < Math.max(1, reps / 10); i++) {

@@ -301,6 +301,24 @@ final class EmuGpu implements Gpu {
         }
 
         @Override
+        public Mark mark() {
+            EMark m = new EMark(new long[1]);
+            op(() -> m.at()[0] = System.nanoTime());
+            return m;
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    /** The host time at which the emulated stream passed the mark. */
+    private record EMark(long[] at) implements Mark {
+        @Override
+        public float millisSince(Mark earlier) {
+            return (at[0] - ((EMark) earlier).at[0]) / 1e6f;
+        }
+
+        @Override
         public void close() {}
     }
 

@@ -64,4 +64,44 @@ class EmulatedOffloadTest {
         }
         assertEquals(List.of(), r.failures());
     }
+
+    /**
+     * The decode profile re-runs one step kernel by kernel: every per-layer kernel once per layer,
+     * the norms twice per layer plus the head's, and the recorded step timed as a whole.
+     */
+    @org.junit.jupiter.api.Test
+    void decodeProfileTimesEveryKernelOfAStep() {
+        assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
+        Path file = FIXTURES.resolve("qwen2-quant-q4_k.gguf");
+        Bench.Keeping keeping = new Bench.Keeping(new CudaBackend(gpu, true), new java.util.ArrayList<>());
+        try (Model m = Model.open(file);
+                dev.panamax.engine.Session s = m.newSession(new SessionOptions(256, 64, GgmlType.F16, GgmlType.F16, 2)
+                        .withBackend(BackendOptions.auto()), keeping)) {
+            dev.panamax.engine.Session.LogitsConsumer ignore = (i, l, off) -> {};
+            s.forward(new int[] {1, 2, 3}, 0, 3, 2, ignore);
+            s.forward(new int[] {4}, 0, 1, 0, ignore);
+            s.forward(new int[] {5}, 0, 1, 0, ignore);  // the second step replays the recorded graph
+            int layers = m.config().layers();
+            assertEquals(1, keeping.runners().size());
+            CudaLayers runner = (CudaLayers) keeping.runners().get(0);
+            for (int rows : new int[] {0, 1, 2, 4}) {
+                CudaLayers.Profile p = runner.profileDecode(rows, 2);
+                assertEquals(2 * layers + 1, launches(p, "rmsnorm"), "rows/warp " + rows);
+                for (String k : List.of("qkv_post", "attention", "attention_combine", "swiglu")) {
+                    assertEquals(layers, launches(p, k), k + ", rows/warp " + rows);
+                }
+                org.junit.jupiter.api.Assertions.assertTrue(p.graphMs() > 0 && p.kernelsMs() > 0, p.toString());
+                if (rows > 0) {
+                    org.junit.jupiter.api.Assertions.assertTrue(p.byKernel().keySet().stream()
+                            .anyMatch(k -> k.startsWith("matvec_q4_k_1" + (rows == 2 ? " " : "_r" + rows + " "))),
+                            p.byKernel().keySet().toString());
+                }
+            }
+        }
+    }
+
+    private static int launches(CudaLayers.Profile p, String kernel) {
+        return (int) p.byKernel().entrySet().stream().filter(e -> e.getKey().startsWith(kernel + " "))
+                .mapToDouble(e -> e.getValue()[1]).sum();
+    }
 }
