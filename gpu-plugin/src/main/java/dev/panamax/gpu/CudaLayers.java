@@ -573,8 +573,8 @@ final class CudaLayers implements LayerRunner {
      * Where a decode step's device time goes: {@code repeats} replays of the recorded step (when
      * graphs are on) timed as a whole, then the step and the head once more kernel by kernel
      * between events, with {@code rowsPerWarp} rows per warp in the one-token matrix-vector
-     * kernels (0: each type's own). Re-runs the last position (same cache row, same result), so call it after a decode
-     * step.
+     * kernels (0: each type's own). Re-runs the last position (same cache row, same result), so
+     * call it after a decode step.
      */
     Profile profileDecode(int rowsPerWarp, int repeats) {
         gpu.makeCurrent();

@@ -85,11 +85,6 @@ final class DeviceTypes {
         return 4 * (tokens == 1 && !isFloat(t) ? rows : 1);
     }
 
-    static int matvecBlocks(GgmlType t, int tokens, int matrixRows) {
-        int per = matvecRowsPerBlock(t, tokens, matvecRows(t));
-        return (matrixRows + per - 1) / per;
-    }
-
     static int matmulTile(int tokens) {
         return tokens <= 64 ? 64 : 128;
     }
