@@ -18,6 +18,24 @@ DEV void store_out(float* y, int ys, int t, int row, float v, const float* bias,
     *o = acc ? *o + v : v;
 }
 
+// The warp's partial sums of R rows and NT tokens, summed over the warp and stored by lane 0.
+template <int R, int NT>
+DEV void store_rows(float (&sum)[R][NT], int nrows, int tokens, int lane, float* y, int ys, int row0,
+                    const float* bias, int acc) {
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        if (R > 1 && r >= nrows) break;
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            if (NT > 1 && t >= tokens) break;
+            float s = warp_sum(sum[r][t]);
+            if (lane == 0) {
+                store_out(y, ys, t, row0 + r, s, bias, acc);
+            }
+        }
+    }
+}
+
 // Whether a block type decodes strided pieces (T::strided) rather than contiguous units.
 template <class T, class = void>
 struct is_strided { static const bool value = false; };
@@ -84,18 +102,7 @@ DEV void matvec_strided(const uint8_t* __restrict__ W, int rows, int K, const in
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        if (R > 1 && r >= nrows) break;
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (NT > 1 && t >= tokens) break;
-            float s = warp_sum(sum[r][t]);
-            if (lane == 0) {
-                store_out(y, ys, t, row0 + r, s, bias, acc);
-            }
-        }
-    }
+    store_rows<R, NT>(sum, nrows, tokens, lane, y, ys, row0, bias, acc);
 }
 
 // R rows per warp: the activations of a step are loaded once for R rows, R rows' weight loads are
@@ -161,18 +168,7 @@ DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* 
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        if (R > 1 && r >= nrows) break;
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (NT > 1 && t >= tokens) break;
-            float s = warp_sum(sum[r][t]);
-            if (lane == 0) {
-                store_out(y, ys, t, row0 + r, s, bias, acc);
-            }
-        }
-    }
+    store_rows<R, NT>(sum, nrows, tokens, lane, y, ys, row0, bias, acc);
 }
 
 template <class T, int NT>

@@ -336,16 +336,9 @@ KERNEL_LB(attention, 128, (const float* q, int qs, const uint8_t* kc, const uint
     }
 }
 
-// Merges the splits of head h of token t into its vd values of the attention output row
-// (heads*vd values), written as f32 (of, required) plus the requested forms; one block per head,
-// so a decode step's merge is spread over the device (a block per token took ~30 us on an H100).
-// The int8 form needs vd % 32 == 0 (each warp quantizes one block of 32): else
-// attention_combine_rows. grid: (heads, tokens); block: vd rounded up to 32 (<= 1024)
-KERNEL_LB(attention_combine, 1024, (const float* part, int heads, int vd, int splits, float* of, int8_t* oq,
-                                   float* od, float* os, uint16_t* oh)) {
-    const int h = blockIdx.x, t = blockIdx.y, d = threadIdx.x;
-    const int K = heads * vd;
-    const float* pp = part + ((long) t * heads + h) * splits * (vd + 2);
+// Value d of one head's attention output from its splits' (max, sum, unnormalized output) at pp
+// (attention's part layout); 0 for d >= vd.
+DEV float merged(const float* pp, int splits, int vd, int d) {
     float M = -INFINITY;
     for (int s = 0; s < splits; s++) M = fmaxf(M, pp[s * (vd + 2)]);
     float L = 0.f, o = 0.f;
@@ -355,7 +348,19 @@ KERNEL_LB(attention_combine, 1024, (const float* part, int heads, int vd, int sp
         L += ps[1] * f;
         if (d < vd) o += ps[2 + d] * f;
     }
-    const float v = d < vd ? o / L : 0.f;
+    return d < vd ? o / L : 0.f;
+}
+
+// Merges the splits of head h of token t into its vd values of the attention output row
+// (heads*vd values), written as f32 (of, required) plus the requested forms; one block per head,
+// so a decode step's merge is spread over the device (a block per token took ~30 us on an H100).
+// The int8 form needs vd % 32 == 0 (each warp quantizes one block of 32): else
+// attention_combine_rows. grid: (heads, tokens); block: vd rounded up to 32 (<= 1024)
+KERNEL_LB(attention_combine, 1024, (const float* part, int heads, int vd, int splits, float* of, int8_t* oq,
+                                   float* od, float* os, uint16_t* oh)) {
+    const int h = blockIdx.x, t = blockIdx.y, d = threadIdx.x;
+    const int K = heads * vd;
+    const float v = merged(part + ((long) t * heads + h) * splits * (vd + 2), splits, vd, d);
     const long i = (long) t * K + (long) h * vd + d;
     if (d < vd) {
         of[i] = v;
@@ -375,17 +380,7 @@ KERNEL_LB(attention_combine_rows, 1024, (const float* part, int heads, int vd, i
     const int K = heads * vd;
     for (int idx = threadIdx.x; idx < K; idx += blockDim.x) {
         const int h = idx / vd, d = idx % vd;
-        const float* pp = part + ((long) t * heads + h) * splits * (vd + 2);
-        float M = -INFINITY;
-        for (int s = 0; s < splits; s++) M = fmaxf(M, pp[s * (vd + 2)]);
-        float L = 0.f, o = 0.f;
-        for (int s = 0; s < splits; s++) {
-            const float* ps = pp + s * (vd + 2);
-            const float f = ps[0] == -INFINITY ? 0.f : expf(ps[0] - M);
-            L += ps[1] * f;
-            o += ps[2 + d] * f;
-        }
-        const float v = o / L;
+        const float v = merged(part + ((long) t * heads + h) * splits * (vd + 2), splits, vd, d);
         of[(long) t * K + idx] = v;
         if (oh != nullptr) oh[(long) t * K + idx] = f2h(v);
     }

@@ -12,7 +12,9 @@ import dev.panamax.kernels.QuantMatrix;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Layers {@code [first, end)} of a model, and optionally its final norm and output head, on a GPU.
@@ -600,7 +602,7 @@ final class CudaLayers implements LayerRunner {
                 enqueueHead(0, 1, false);
             }
             stream.synchronize();
-            java.util.Map<String, double[]> by = new java.util.LinkedHashMap<>();
+            Map<String, double[]> by = new LinkedHashMap<>();
             for (Timed t : timed) {
                 double[] v = by.computeIfAbsent(t.what(), w -> new double[2]);
                 v[0] += t.after().millisSince(t.before());
@@ -616,7 +618,7 @@ final class CudaLayers implements LayerRunner {
     }
 
     /** {@link #profileDecode}'s result: ms per recorded step, and per kernel and grid {ms, launches}. */
-    record Profile(double graphMs, java.util.Map<String, double[]> byKernel) {
+    record Profile(double graphMs, Map<String, double[]> byKernel) {
         double kernelsMs() {
             return byKernel.values().stream().mapToDouble(v -> v[0]).sum();
         }
