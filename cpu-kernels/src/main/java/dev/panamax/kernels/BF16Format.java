@@ -81,7 +81,7 @@ final class BF16Format implements QuantFormat {
             acc0 = widen(row, 2L * i).fma(FloatVector.fromArray(F32, a, base + i), acc0);
             acc1 = widen(row, 2L * (i + lanes)).fma(FloatVector.fromArray(F32, a, base + i + lanes), acc1);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = FloatLanes.sum(acc0.add(acc1));
         for (; i < n; i++) {
             sum += scalar(row, 2L * i) * a[base + i];
         }
@@ -128,8 +128,8 @@ final class BF16Format implements QuantFormat {
                 e2 += wi * a[b2 + i];
                 e3 += wi * a[b3 + i];
             }
-            Int8Dot.store(a0.reduceLanes(VectorOperators.ADD) + e0, a1.reduceLanes(VectorOperators.ADD) + e1,
-                    a2.reduceLanes(VectorOperators.ADD) + e2, a3.reduceLanes(VectorOperators.ADD) + e3, tn, out,
+            Int8Dot.store(FloatLanes.sum(a0) + e0, FloatLanes.sum(a1) + e1,
+                    FloatLanes.sum(a2) + e2, FloatLanes.sum(a3) + e3, tn, out,
                     outOffset + t * outStride, outStride);
         }
     }

@@ -81,7 +81,7 @@ final class F16Format implements QuantFormat {
                 tail += f[i] * a[ao + i];
             }
         }
-        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD) + tail;
+        return FloatLanes.sum(acc0.add(acc1).add(acc2.add(acc3))) + tail;
     }
 
     @Override
@@ -128,8 +128,8 @@ final class F16Format implements QuantFormat {
                     e3 += f[i] * a[b3 + c + i];
                 }
             }
-            Int8Dot.store(a0.reduceLanes(VectorOperators.ADD) + e0, a1.reduceLanes(VectorOperators.ADD) + e1,
-                    a2.reduceLanes(VectorOperators.ADD) + e2, a3.reduceLanes(VectorOperators.ADD) + e3, tn, out,
+            Int8Dot.store(FloatLanes.sum(a0) + e0, FloatLanes.sum(a1) + e1,
+                    FloatLanes.sum(a2) + e2, FloatLanes.sum(a3) + e3, tn, out,
                     outOffset + t * outStride, outStride);
         }
     }

@@ -51,7 +51,7 @@ final class F32Format implements QuantFormat {
             FloatVector wv = FloatVector.fromMemorySegment(F32, w, rowOffset + 4L * i, ByteOrder.LITTLE_ENDIAN);
             acc = wv.fma(FloatVector.fromArray(F32, a, base + i), acc);
         }
-        float sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        float sum = FloatLanes.sum(acc);
         for (; i < n; i++) {
             sum += w.get(LE, rowOffset + 4L * i) * a[base + i];
         }

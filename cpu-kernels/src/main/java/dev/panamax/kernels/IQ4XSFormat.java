@@ -153,7 +153,7 @@ final class IQ4XSFormat implements QuantFormat {
             }
             acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, Int8Dot.F, 0)).fma(FloatVector.broadcast(F, d * xd[so + b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc);
     }
 
     @Override

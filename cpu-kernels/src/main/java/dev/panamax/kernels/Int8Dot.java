@@ -144,8 +144,8 @@ final class Int8Dot {
             acc0 = ((FloatVector) s0.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, wd[b] * xs[sa + (b >> shift)]), acc0);
             acc1 = ((FloatVector) s1.convertShape(VectorOperators.I2F, F, 0)).fma(FloatVector.broadcast(F, wd[b] * xs[sb + (b >> shift)]), acc1);
         }
-        float r0 = acc0.reduceLanes(VectorOperators.ADD);
-        float r1 = acc1.reduceLanes(VectorOperators.ADD);
+        float r0 = FloatLanes.sum(acc0);
+        float r1 = FloatLanes.sum(acc1);
         if (withMin) {
             int[] xsum = x.q8_0Sum();
             float[] wm = w.m;

@@ -30,7 +30,7 @@ public final class Ops {
             FloatVector v = FloatVector.fromArray(F32, x, xo + i);
             acc = v.fma(v, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = FloatLanes.sum(acc);
         for (; i < n; i++) {
             ss += x[xo + i] * x[xo + i];
         }
@@ -73,7 +73,7 @@ public final class Ops {
         int i = 0;
         for (int bound = F32.loopBound(n); i < bound; i += L) {
             FloatVector g = FloatVector.fromArray(F32, gate, go + i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            FloatVector silu = g.div(FloatLanes.exp(g.neg()).add(1f));
             silu.mul(FloatVector.fromArray(F32, up, uo + i)).intoArray(gate, go + i);
         }
         for (; i < n; i++) {
@@ -97,11 +97,11 @@ public final class Ops {
         FloatVector sumv = FloatVector.zero(F32);
         i = 0;
         for (int bound = F32.loopBound(n); i < bound; i += L) {
-            FloatVector e = FloatVector.fromArray(F32, x, o + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatLanes.exp(FloatVector.fromArray(F32, x, o + i).sub(max));
             e.intoArray(x, o + i);
             sumv = sumv.add(e);
         }
-        float sum = sumv.reduceLanes(VectorOperators.ADD);
+        float sum = FloatLanes.sum(sumv);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[o + i] - max);
             x[o + i] = e;
@@ -140,7 +140,7 @@ public final class Ops {
         for (int bound = F32.loopBound(n); i < bound; i += L) {
             acc = FloatVector.fromArray(F32, a, ao + i).fma(FloatVector.fromArray(F32, b, bo + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = FloatLanes.sum(acc);
         for (; i < n; i++) {
             s += a[ao + i] * b[bo + i];
         }

@@ -205,6 +205,6 @@ final class Q2KFormat implements QuantFormat {
             FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
             acc = fs.fma(FloatVector.broadcast(F16W, Float.float16ToFloat((short) dd) * da), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minAcc;
+        return FloatLanes.sum(acc) - minAcc;
     }
 }

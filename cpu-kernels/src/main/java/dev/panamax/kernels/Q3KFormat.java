@@ -245,7 +245,7 @@ final class Q3KFormat implements QuantFormat {
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc);
     }
 
     @Override
@@ -282,6 +282,6 @@ final class Q3KFormat implements QuantFormat {
             FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
             acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 108) * ad[token * nb + b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc);
     }
 }

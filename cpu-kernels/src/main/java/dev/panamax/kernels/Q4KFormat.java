@@ -261,7 +261,7 @@ final class Q4KFormat implements QuantFormat {
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) h0) * da), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc) - FloatLanes.sum(macc);
     }
 
     @Override
@@ -309,6 +309,6 @@ final class Q4KFormat implements QuantFormat {
             FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
             acc = fs.fma(FloatVector.broadcast(F32, fp16(w, o) * da), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minAcc;
+        return FloatLanes.sum(acc) - minAcc;
     }
 }

@@ -235,7 +235,7 @@ final class Q5KFormat implements QuantFormat {
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) hd0) * da), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - macc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc) - FloatLanes.sum(macc);
     }
 
     @Override
@@ -284,6 +284,6 @@ final class Q5KFormat implements QuantFormat {
             FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, VectorShapes.F32, 0);
             acc = fs.fma(FloatVector.broadcast(F32, fp16(w, o) * da), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minAcc;
+        return FloatLanes.sum(acc) - minAcc;
     }
 }

@@ -172,7 +172,7 @@ final class Q5_1Format implements QuantFormat {
             acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, Int8Dot.F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
             ms += m * xs[so + b] * xsum[so + b];
         }
-        return acc.reduceLanes(VectorOperators.ADD) + ms;
+        return FloatLanes.sum(acc) + ms;
     }
 
     @Override

@@ -224,7 +224,7 @@ final class Q6KFormat implements QuantFormat {
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, d * ad[ab]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc);
     }
 
     @Override
@@ -260,6 +260,6 @@ final class Q6KFormat implements QuantFormat {
             FloatVector fs = (FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F16W, 0);
             acc = fs.fma(FloatVector.broadcast(F16W, fp16(w, o + 208) * ad[token * nb + b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc);
     }
 }

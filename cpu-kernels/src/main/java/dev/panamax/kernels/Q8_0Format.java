@@ -121,7 +121,7 @@ final class Q8_0Format implements QuantFormat {
             }
             acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, Int8Dot.F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return FloatLanes.sum(acc);
     }
 
     @Override
