@@ -97,7 +97,8 @@ public final class Session implements AutoCloseable {
         }
         List<LayerRunner> rs = new ArrayList<>();
         if (cpuLayers > 0) {
-            rs.add(new CpuLayers(config, weights.layers(), 0, cpuLayers, cache, pool, microBatch));
+            rs.add(new CpuLayers(config, weights.layers(), 0, cpuLayers, cache, pool, microBatch,
+                    device == null ? null : device.products().orElse(null)));
         }
         if (device != null) {
             rs.add(device);

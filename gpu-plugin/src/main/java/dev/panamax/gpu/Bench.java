@@ -81,10 +81,15 @@ final class Bench {
                 }
                 double pp = 0;
                 double tg = 0;
+                CudaLayers device = keeping.runners().stream().filter(CudaLayers.class::isInstance)
+                        .map(CudaLayers.class::cast).findFirst().orElse(null);
+                long[] streamed = device == null ? null : device.streamStats.clone();
+                double ppSeconds = 0;
                 for (int rep = 0; rep < reps; rep++) {
                     s.truncate(0);
                     long t0 = System.nanoTime();
                     s.forward(prompt, 0, prompt.length, prompt.length - 1, greedy);
+                    ppSeconds += (System.nanoTime() - t0) / 1e9;
                     pp = Math.max(pp, prompt.length / ((System.nanoTime() - t0) / 1e9));
                     s.truncate(0);
                     int[] one = {prompt[0]};
@@ -96,6 +101,11 @@ final class Bench {
                     tg = Math.max(tg, genTokens / ((System.nanoTime() - t0) / 1e9));
                 }
                 List<String> lines = new ArrayList<>();
+                if (device != null && device.streamStats[0] > streamed[0]) {
+                    // only the prompts stream (decode steps stay on the CPU)
+                    lines.add(String.format(Locale.ROOT, "pp%d %.3f s a pass; %s", promptTokens, ppSeconds / reps,
+                            device.streamSummary(streamed, reps)));
+                }
                 if (profile) {
                     for (LayerRunner runner : keeping.runners()) {
                         if (runner instanceof CudaLayers cl) {

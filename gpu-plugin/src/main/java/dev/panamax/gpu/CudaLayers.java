@@ -1,6 +1,8 @@
 package dev.panamax.gpu;
 
 import dev.panamax.engine.backend.LayerRunner;
+import dev.panamax.engine.backend.OffloadPlan;
+import dev.panamax.engine.backend.ProductOffload;
 import dev.panamax.engine.model.Architecture.RopeLayout;
 import dev.panamax.engine.model.LayerWeights;
 import dev.panamax.engine.model.ModelConfig;
@@ -9,12 +11,15 @@ import dev.panamax.engine.model.Vec;
 import dev.panamax.engine.model.Weights;
 import dev.panamax.gguf.GgmlType;
 import dev.panamax.kernels.QuantMatrix;
+import dev.panamax.kernels.WorkerPool;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Layers {@code [first, end)} of a model, and optionally its final norm and output head, on a GPU.
@@ -33,6 +38,10 @@ import java.util.Map;
  * graph and replayed, the position read from device memory, so a step costs two graph launches.
  *
  * <p>The hidden state arrives through page-locked memory; only the logits asked for return.
+ *
+ * <p>When layers before {@code first} run on the CPU, their products of big batches can run here
+ * ({@link #products()}): each matrix is copied from the mapped file into one staging allocation and
+ * multiplied by the tensor-core kernels while this runner's scratch is idle.
  */
 final class CudaLayers implements LayerRunner {
     private static final int SCRATCH_ALIGN = 256;
@@ -102,6 +111,13 @@ final class CudaLayers implements LayerRunner {
     private final MemorySegment hostPos;
     private final MemorySegment hostLogits;
     private final MemorySegment hostArgmax;
+
+    // streaming the CPU layers' products (0 / null: none)
+    private final long staging;
+    private final long stagingBytes;
+    private final MemorySegment hostIn;
+    private final MemorySegment hostOut;
+    private final MemorySegment[] hostWeights;
 
     private final boolean anyFloatWeights;
     private Gpu.Graph decodeGraph;
@@ -196,6 +212,30 @@ final class CudaLayers implements LayerRunner {
             hostPos = host(64);
             hostLogits = host(withHead ? 4L * headTokens * c.vocab() : 64);
             hostArgmax = host(4L * headTokens);
+            long largest = 0;
+            for (int l = 0; l < first; l++) {
+                largest = Math.max(largest, w.layers()[l].largestMatrixBytes());
+            }
+            long room = matmul ? OffloadPlan.streamBytes(largest, maxTokens) : 0;
+            long st = 0;
+            MemorySegment in = null;
+            MemorySegment out = null;
+            MemorySegment[] hw = null;
+            if (room > 0) {
+                try {
+                    st = alloc(room);
+                    in = host(4L * t * maxK);
+                    out = host(8L * t * c.feedForward());
+                    hw = new MemorySegment[] {host(room), host(room)};
+                } catch (RuntimeException e) {
+                    st = 0;  // no room (device or page-locked memory): the CPU keeps its products
+                }
+            }
+            staging = st;
+            stagingBytes = st == 0 ? 0 : room;
+            hostIn = st == 0 ? null : in;
+            hostOut = st == 0 ? null : out;
+            hostWeights = st == 0 ? null : hw;
             resolveKernels();
         } catch (RuntimeException | Error e) {
             release();
@@ -733,6 +773,114 @@ final class CudaLayers implements LayerRunner {
     @Override
     public void truncate(int length) {
         // attention reads positions [0, pos] only: later rows are overwritten when reached again
+    }
+
+    @Override
+    public Optional<ProductOffload> products() {
+        return staging == 0 ? Optional.empty() : Optional.of(new Streamed());
+    }
+
+    /** Products computed here so far for the CPU's layers (tests, benchmarks). */
+    long streamedProducts;
+    /** Where the streamed products' time went so far: bytes, ns in calls, copying to page-locked memory, waiting. */
+    final long[] streamStats = new long[4];
+
+    /** One line on the streamed products since {@code before} (a copy of {@link #streamStats}), per pass of {@code passes}. */
+    String streamSummary(long[] before, int passes) {
+        double gb = (streamStats[0] - before[0]) / 1e9 / passes;
+        double total = (streamStats[1] - before[1]) / 1e9 / passes;
+        double copy = (streamStats[2] - before[2]) / 1e9 / passes;
+        double wait = (streamStats[3] - before[3]) / 1e9 / passes;
+        return String.format(Locale.ROOT, "streamed CPU-layer products: %.2f GB in %.3f s (%.1f GB/s): copy to page-locked "
+                + "%.3f s (%.1f GB/s), waiting for the device %.3f s", gb, total, gb / total, copy, gb / copy, wait);
+    }
+
+    /** Bytes each worker copies at a time from the mapped file into page-locked memory. */
+    private static final int COPY_CHUNK = 1 << 20;
+
+    /**
+     * The CPU layers' big products, one matrix at a time through the device's staging buffer: the
+     * CPU's idle workers copy matrix i+1 from the mapped file into one of two page-locked buffers
+     * while the device copies matrix i from the other and multiplies it.
+     */
+    private final class Streamed implements ProductOffload {
+        @Override
+        public boolean supports(QuantMatrix w) {
+            return DeviceTypes.weight(w.format().type()) && matBytes(w) + 64 <= stagingBytes && w.cols() <= maxK;
+        }
+
+        @Override
+        public void products(QuantMatrix[] ws, float[] x, int tokens, float[][] outs, WorkerPool pool) {
+            if (tokens < ProductOffload.MIN_TOKENS || tokens > maxTokens) {
+                throw new IllegalArgumentException("tokens " + tokens + " outside " + ProductOffload.MIN_TOKENS + ".." + maxTokens);
+            }
+            int k = ws[0].cols();
+            long rows = 0;
+            for (int i = 0; i < ws.length; i++) {
+                QuantMatrix m = ws[i];
+                if (m.cols() != k || !supports(m)) {
+                    throw new IllegalArgumentException("matrix " + i + " (" + m.format().type() + " " + m.rows() + "x"
+                            + m.cols() + ") cannot be streamed with inputs of " + k);
+                }
+                rows += m.rows();
+            }
+            if (rows > 2L * c.feedForward()) {
+                throw new IllegalArgumentException(rows + " output rows exceed the scratch of " + 2L * c.feedForward());
+            }
+            long t0 = System.nanoTime();
+            gpu.makeCurrent();
+            stream.synchronize();
+            MemorySegment.copy(x, 0, hostIn, ValueLayout.JAVA_FLOAT, 0, tokens * k);
+            stream.upload(nf, hostIn, 4L * tokens * k);
+            launch("quantize_rows", tokens, 1, 1, 256, nf, k, k, 0L, 0L, 0L, nh);
+            Gpu.Mark[] copied = new Gpu.Mark[ws.length];
+            long out = 0;
+            try {
+                for (int i = 0; i < ws.length; i++) {
+                    QuantMatrix m = ws[i];
+                    MemorySegment pinned = hostWeights[i % 2];
+                    if (i >= 2) {
+                        copied[i - 2].await();  // the device has read this buffer's previous matrix
+                    }
+                    long bytes = matBytes(m);
+                    MemorySegment src = m.data();
+                    long c0 = System.nanoTime();
+                    pool.parallelFor((int) ((bytes + COPY_CHUNK - 1) / COPY_CHUNK), 1, (a, b) -> {
+                        for (int ch = a; ch < b; ch++) {
+                            long off = (long) ch * COPY_CHUNK;
+                            MemorySegment.copy(src, off, pinned, off, Math.min(COPY_CHUNK, bytes - off));
+                        }
+                    });
+                    streamStats[2] += System.nanoTime() - c0;
+                    streamStats[0] += bytes;
+                    // in stream order: the previous product has read the staging buffer
+                    stream.upload(staging, pinned, bytes);
+                    copied[i] = stream.mark();
+                    int bn = DeviceTypes.matmulTile(tokens);
+                    launch(DeviceTypes.matmul(m.format().type(), tokens), (m.rows() + 127) / 128, (tokens + bn - 1) / bn,
+                            1, 256, staging, m.rows(), k, nh, tokens, gu + 4L * out, m.rows(), 0L, 0);
+                    out += (long) tokens * m.rows();
+                    streamedProducts++;
+                }
+                stream.download(hostOut, gu, 4L * out);
+                long w0 = System.nanoTime();
+                stream.synchronize();
+                streamStats[3] += System.nanoTime() - w0;
+            } finally {
+                for (Gpu.Mark mk : copied) {
+                    if (mk != null) {
+                        mk.close();
+                    }
+                }
+            }
+            long o = 0;
+            for (int i = 0; i < ws.length; i++) {
+                int n = tokens * ws[i].rows();
+                MemorySegment.copy(hostOut, ValueLayout.JAVA_FLOAT, 4L * o, outs[i], 0, n);
+                o += n;
+            }
+            streamStats[1] += System.nanoTime() - t0;
+        }
     }
 
     private void release() {

@@ -88,6 +88,9 @@ public interface Gpu extends AutoCloseable {
         /** Device milliseconds from {@code earlier} to this mark, once the stream has passed both. */
         float millisSince(Mark earlier);
 
+        /** Blocks until the stream has passed this mark (the work queued before it is done). */
+        void await();
+
         @Override
         void close();
     }

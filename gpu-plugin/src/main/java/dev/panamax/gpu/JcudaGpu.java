@@ -13,6 +13,7 @@ import static jcuda.driver.JCudaDriver.cuEventCreate;
 import static jcuda.driver.JCudaDriver.cuEventDestroy;
 import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
 import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
 import static jcuda.driver.JCudaDriver.cuGraphDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
 import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
@@ -399,6 +400,11 @@ final class JcudaGpu implements Gpu {
             float[] ms = new float[1];
             cuEventElapsedTime(ms, ((JMark) earlier).e, e);
             return ms[0];
+        }
+
+        @Override
+        public void await() {
+            cuEventSynchronize(e);
         }
 
         @Override

@@ -238,6 +238,9 @@ final class OffloadCheck {
         for (int i = 0; i < layers; i++) {
             need += sizes.layerBytes()[n - 1 - i] + kv;
         }
+        if (layers < n) {
+            need += OffloadPlan.streamBytes(sizes.largestMatrixBytes(), micro);
+        }
         long slack = (sizes.layerBytes()[0] + kv) / 2;
         return new BackendOptions(false, -1, 0, 0, need + slack);
     }

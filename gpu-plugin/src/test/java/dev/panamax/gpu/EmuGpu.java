@@ -319,6 +319,11 @@ final class EmuGpu implements Gpu {
         }
 
         @Override
+        public void await() {
+            // the emulated stream runs each operation as it is queued
+        }
+
+        @Override
         public void close() {}
     }
 

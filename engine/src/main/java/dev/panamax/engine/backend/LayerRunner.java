@@ -38,6 +38,14 @@ public interface LayerRunner extends AutoCloseable {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " has no output head");
     }
 
+    /**
+     * Products of the CPU's layers this runner's device can compute for big batches while it waits
+     * for the hidden state (its scratch is free then), or empty.
+     */
+    default java.util.Optional<ProductOffload> products() {
+        return java.util.Optional.empty();
+    }
+
     /** Forgets cached positions at or after {@code length} (speculative rollback, /reset). */
     void truncate(int length);
 

@@ -24,16 +24,26 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
     /** Memory a model needs besides its layers. */
     public record Fixed(long headBytes, long scratchBytes) {}
 
-    /** Per-layer sizes of a model (weights, and KV cache bytes per position). */
-    public record ModelSizes(long[] layerBytes, long headBytes, long kvBytesPerToken, ModelConfig config) {
+    /**
+     * Per-layer sizes of a model (weights, and KV cache bytes per position), and its largest layer
+     * matrix (the device room to stream the CPU layers' products of a prompt, {@link ProductOffload}).
+     */
+    public record ModelSizes(long[] layerBytes, long headBytes, long kvBytesPerToken, ModelConfig config,
+            long largestMatrixBytes) {
+        public ModelSizes(long[] layerBytes, long headBytes, long kvBytesPerToken, ModelConfig config) {
+            this(layerBytes, headBytes, kvBytesPerToken, config, 0);
+        }
+
         public static ModelSizes of(ModelConfig c, Weights w, GgmlType k, GgmlType v) {
             long[] bytes = new long[c.layers()];
+            long largest = 0;
             for (int i = 0; i < bytes.length; i++) {
                 LayerWeights lw = w.layers()[i];
                 bytes[i] = lw.matrixBytes() + 4L * (2L * c.embedding() + c.queryDim() + 2L * c.kvDim());
+                largest = Math.max(largest, lw.largestMatrixBytes());
             }
             long head = w.output().rowBytes() * w.output().rows() + 4L * c.embedding();
-            return new ModelSizes(bytes, head, KvCache.bytesFor(c, c.layers(), 1, k, v), c);
+            return new ModelSizes(bytes, head, KvCache.bytesFor(c, c.layers(), 1, k, v), c, largest);
         }
 
         public long totalLayerBytes() {
@@ -56,7 +66,18 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
     }
 
     /**
-     * Plans an offload.
+     * Device room for streaming one CPU-layer matrix of a prompt ({@link ProductOffload}): the
+     * largest matrix, 256-aligned with the tail the device's block loads may read into; 0 when
+     * batches are too small to use it.
+     */
+    public static long streamBytes(long largestMatrixBytes, int maxTokens) {
+        return maxTokens < ProductOffload.MIN_TOKENS || largestMatrixBytes == 0 ? 0
+                : (largestMatrixBytes + 64 + 255) / 256 * 256;
+    }
+
+    /**
+     * Plans an offload. When some layers stay on the CPU, the scratch includes the room to stream
+     * their matrices through the device for prompts ({@link #streamBytes}).
      *
      * @param freeBytes device memory available (after --vram-limit) before the reserve
      * @param requestedLayers -ngl, or -1 for as many as fit
@@ -64,8 +85,19 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
      */
     public static OffloadPlan plan(ModelSizes m, int context, int maxTokens, long freeBytes, long reserveBytes,
             int requestedLayers, long draftBytes) {
+        OffloadPlan p = plan(m, context, maxTokens, freeBytes, reserveBytes, requestedLayers, draftBytes, 0);
+        long stream = streamBytes(m.largestMatrixBytes(), maxTokens);
+        if (p.layersOnDevice() == p.layers() || !p.headOnDevice() || stream == 0) {
+            return p;
+        }
+        OffloadPlan streaming = plan(m, context, maxTokens, freeBytes, reserveBytes, requestedLayers, draftBytes, stream);
+        return streaming.headOnDevice() ? streaming : p;
+    }
+
+    private static OffloadPlan plan(ModelSizes m, int context, int maxTokens, long freeBytes, long reserveBytes,
+            int requestedLayers, long draftBytes, long streamBytes) {
         long budget = Math.max(0, freeBytes - reserveBytes);
-        long scratch = scratchBytes(m.config(), context, maxTokens);
+        long scratch = scratchBytes(m.config(), context, maxTokens) + streamBytes;
         long kvPerLayer = m.kvBytesPerToken() * context / m.layerBytes().length; // all layers have the same shape
         int n = m.layerBytes().length;
         long used = scratch + draftBytes;

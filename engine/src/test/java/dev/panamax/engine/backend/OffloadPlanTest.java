@@ -68,4 +68,31 @@ class OffloadPlanTest {
         assertTrue(withDraft < full, withDraft + " < " + full);
         assertEquals(0, OffloadPlan.largestFullContext(sizes(), 32, 900 * MIB, 0, 0, 0, 65536), "weights alone do not fit");
     }
+
+    @Test
+    void aPartialOffloadReservesRoomToStreamTheCpuLayersMatrices() {
+        long[] layers = new long[10];
+        Arrays.fill(layers, 100 * MIB);
+        OffloadPlan.ModelSizes m = new OffloadPlan.ModelSizes(layers, 50 * MIB, 10 * 1024, CONFIG, 30 * MIB);
+        long stream = OffloadPlan.streamBytes(30 * MIB, 32);
+        assertEquals(30 * MIB + 256, stream, "the matrix, 256-aligned with room for the device's block loads");
+        assertEquals(0, OffloadPlan.streamBytes(30 * MIB, ProductOffload.MIN_TOKENS - 1), "batches too small to stream");
+        // 3 layers and the stream fit, a fourth layer does not
+        long free = SCRATCH + 50 * MIB + 3 * 101 * MIB + stream + 60 * MIB;
+        OffloadPlan p = OffloadPlan.plan(m, 1024, 32, free, 0, -1, 0);
+        assertEquals(3, p.layersOnDevice());
+        assertEquals(SCRATCH + stream, p.scratchBytes());
+        // without the room to stream, the same memory holds the same 3 layers with 90 MiB spare
+        assertEquals(3, OffloadPlan.plan(sizes(), 1024, 32, free, 0, -1, 0).layersOnDevice());
+        // tight: 4 layers would fit but not with the stream, so 3 (the prompt speed-up is worth a layer)
+        long four = SCRATCH + 50 * MIB + 4 * 101 * MIB;
+        assertEquals(4, OffloadPlan.plan(sizes(), 1024, 32, four, 0, -1, 0).layersOnDevice());
+        assertEquals(3, OffloadPlan.plan(m, 1024, 32, four, 0, -1, 0).layersOnDevice());
+        // every layer fits: nothing is streamed, nothing reserved
+        OffloadPlan all = OffloadPlan.plan(m, 1024, 32, 10L << 30, 0, -1, 0);
+        assertEquals(10, all.layersOnDevice());
+        assertEquals(SCRATCH, all.scratchBytes());
+        // batches below MIN_TOKENS never stream
+        assertEquals(OffloadPlan.scratchBytes(CONFIG, 1024, 8), OffloadPlan.plan(m, 1024, 8, free, 0, -1, 0).scratchBytes());
+    }
 }
