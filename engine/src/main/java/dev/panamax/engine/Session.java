@@ -98,7 +98,7 @@ public final class Session implements AutoCloseable {
         List<LayerRunner> rs = new ArrayList<>();
         if (cpuLayers > 0) {
             rs.add(new CpuLayers(config, weights.layers(), 0, cpuLayers, cache, pool, microBatch,
-                    device == null ? null : device.products().orElse(null)));
+                    device == null ? null : device.cpuLayers().orElse(null)));
         }
         if (device != null) {
             rs.add(device);

@@ -2,7 +2,8 @@ package dev.panamax.gpu;
 
 import dev.panamax.engine.backend.LayerRunner;
 import dev.panamax.engine.backend.OffloadPlan;
-import dev.panamax.engine.backend.ProductOffload;
+import dev.panamax.engine.backend.LayerOffload;
+import dev.panamax.engine.model.KvCache;
 import dev.panamax.engine.model.Architecture.RopeLayout;
 import dev.panamax.engine.model.LayerWeights;
 import dev.panamax.engine.model.ModelConfig;
@@ -39,9 +40,10 @@ import java.util.Optional;
  *
  * <p>The hidden state arrives through page-locked memory; only the logits asked for return.
  *
- * <p>When layers before {@code first} run on the CPU, their products of big batches can run here
- * ({@link #products()}): each matrix is copied from the mapped file into one staging allocation and
- * multiplied by the tensor-core kernels while this runner's scratch is idle.
+ * <p>When layers before {@code first} run on the CPU, big batches of them can run here
+ * ({@link #cpuLayers()}): each layer is copied from the mapped file into one staging allocation laid
+ * out like a resident layer, with its cache's earlier positions, and computed by the same kernels
+ * while this runner's scratch is idle; the batch's keys and values go back to the CPU's cache.
  */
 final class CudaLayers implements LayerRunner {
     private static final int SCRATCH_ALIGN = 256;
@@ -112,12 +114,13 @@ final class CudaLayers implements LayerRunner {
     private final MemorySegment hostLogits;
     private final MemorySegment hostArgmax;
 
-    // streaming the CPU layers' products (0 / null: none)
-    private final long staging;
-    private final long stagingBytes;
-    private final MemorySegment hostIn;
-    private final MemorySegment hostOut;
-    private final MemorySegment[] hostWeights;
+    // running the CPU's layers for big batches (staging 0: not offered)
+    private final long staging;           // device: the streamed layer, then its keys and values
+    private final long stagingKeys;
+    private final long stagingValues;
+    private final Streamed[] streamed;    // per CPU layer: its layout in the staging allocation
+    private final MemorySegment[] hostLayer;  // two page-locked buffers: a layer, then its cached rows
+    private final MemorySegment hostNewKv;    // page-locked: the batch's keys and values of every CPU layer
 
     private final boolean anyFloatWeights;
     private Gpu.Graph decodeGraph;
@@ -212,30 +215,41 @@ final class CudaLayers implements LayerRunner {
             hostPos = host(64);
             hostLogits = host(withHead ? 4L * headTokens * c.vocab() : 64);
             hostArgmax = host(4L * headTokens);
-            long largest = 0;
-            for (int l = 0; l < first; l++) {
-                largest = Math.max(largest, w.layers()[l].largestMatrixBytes());
-            }
-            long room = matmul ? OffloadPlan.streamBytes(largest, maxTokens) : 0;
             long st = 0;
-            MemorySegment in = null;
-            MemorySegment out = null;
-            MemorySegment[] hw = null;
-            if (room > 0) {
+            long sk = 0;
+            long sv = 0;
+            Streamed[] sl = null;
+            MemorySegment[] hl = null;
+            MemorySegment nkv = null;
+            if (first > 0 && matmul && maxTokens >= LayerOffload.MIN_TOKENS) {
                 try {
-                    st = alloc(room);
-                    in = host(4L * t * maxK);
-                    out = host(8L * t * c.feedForward());
-                    hw = new MemorySegment[] {host(room), host(room)};
+                    checkShapes(c, w, 0, first, false, keyType, valueType);
+                    long largest = 0;
+                    for (int l = 0; l < first; l++) {
+                        largest = Math.max(largest, layerSize(w.layers()[l]));
+                    }
+                    long kBytes = (long) context * c.kvHeads() * keyType.bytesFor(c.headDim());
+                    long vBytes = (long) context * c.kvHeads() * valueType.bytesFor(c.valueDim());
+                    st = alloc(largest + align(kBytes) + align(vBytes));
+                    sk = st + largest;
+                    sv = sk + align(kBytes);
+                    sl = new Streamed[first];
+                    for (int l = 0; l < first; l++) {
+                        sl[l] = streamedLayout(w.layers()[l], st, sk, sv);
+                    }
+                    hl = new MemorySegment[] {host(largest + kBytes + vBytes), host(largest + kBytes + vBytes)};
+                    nkv = host((long) first * t * c.kvHeads()
+                            * (keyType.bytesFor(c.headDim()) + valueType.bytesFor(c.valueDim())));
                 } catch (RuntimeException e) {
-                    st = 0;  // no room (device or page-locked memory): the CPU keeps its products
+                    st = 0;  // no room (device or page-locked memory) or no kernels: the CPU keeps its layers
                 }
             }
             staging = st;
-            stagingBytes = st == 0 ? 0 : room;
-            hostIn = st == 0 ? null : in;
-            hostOut = st == 0 ? null : out;
-            hostWeights = st == 0 ? null : hw;
+            stagingKeys = sk;
+            stagingValues = sv;
+            streamed = st == 0 ? null : sl;
+            hostLayer = st == 0 ? null : hl;
+            hostNewKv = st == 0 ? null : nkv;
             resolveKernels();
         } catch (RuntimeException | Error e) {
             release();
@@ -323,28 +337,52 @@ final class CudaLayers implements LayerRunner {
         return false;
     }
 
-    /** Lays out and uploads one layer: [norms | biases | q,k,v | wo | gate,up | down], each 256-aligned. */
+    /** Where a layout puts one piece: device address, and the host bytes that go there. */
+    @FunctionalInterface
+    private interface Put {
+        void put(long device, MemorySegment from);
+    }
+
+    /** Device bytes of one layer's layout (see {@link #layout}). */
+    private long layerSize(LayerWeights lw) {
+        boolean biases = lw.bq() != null || lw.bk() != null || lw.bv() != null;
+        long size = 2 * align(4L * c.embedding()) + (biases ? align(4L * qkvDim) : 0)
+                + (lw.qNorm() != null ? align(4L * c.headDim()) : 0) + (lw.kNorm() != null ? align(4L * c.headDim()) : 0);
+        for (QuantMatrix m : new QuantMatrix[] {lw.wq(), lw.wk(), lw.wv()}) {
+            size += region(matBytes(m));
+        }
+        for (QuantMatrix m : new QuantMatrix[] {lw.gate(), lw.up()}) {
+            size += region(matBytes(m));
+        }
+        return size + region(matBytes(lw.wo())) + region(matBytes(lw.down()));
+    }
+
+    /** Uploads one layer and allocates its KV cache. */
     private Layer upload(LayerWeights lw, int index) {
+        Layer L = layout(lw, alloc(layerSize(lw)), gpu::upload);
+        long kBytes = (long) context * c.kvHeads() * keyType.bytesFor(c.headDim());
+        long vBytes = (long) context * c.kvHeads() * valueType.bytesFor(c.valueDim());
+        long kv = alloc(align(kBytes) + align(vBytes));
+        L.keys = kv;
+        L.values = kv + align(kBytes);
+        return L;
+    }
+
+    /**
+     * Lays out one layer from {@code base}: [norms | biases | q,k,v | wo | gate,up | down], each
+     * 256-aligned, handing each piece to {@code put}; the cache pointers are left to the caller.
+     */
+    private Layer layout(LayerWeights lw, long base, Put put) {
         Layer L = new Layer();
         QuantMatrix[] qkvM = {lw.wq(), lw.wk(), lw.wv()};
         QuantMatrix[] guM = {lw.gate(), lw.up()};
         boolean biases = lw.bq() != null || lw.bk() != null || lw.bv() != null;
-        long size = 2 * align(4L * c.embedding()) + (biases ? align(4L * qkvDim) : 0)
-                + (lw.qNorm() != null ? align(4L * c.headDim()) : 0) + (lw.kNorm() != null ? align(4L * c.headDim()) : 0);
-        for (QuantMatrix m : qkvM) {
-            size += region(matBytes(m));
-        }
-        for (QuantMatrix m : guM) {
-            size += region(matBytes(m));
-        }
-        size += region(matBytes(lw.wo())) + region(matBytes(lw.down()));
-        long base = alloc(size);
         long o = base;
         L.attnNorm = o;
-        gpu.upload(o, vecData(lw.attnNorm()));
+        put.put(o, vecData(lw.attnNorm()));
         o += align(4L * c.embedding());
         L.ffnNorm = o;
-        gpu.upload(o, vecData(lw.ffnNorm()));
+        put.put(o, vecData(lw.ffnNorm()));
         o += align(4L * c.embedding());
         long bias = 0;
         if (biases) {
@@ -355,34 +393,55 @@ final class CudaLayers implements LayerRunner {
             copyVec(lw.bv(), all, c.queryDim() + c.kvDim());
             MemorySegment off = java.lang.foreign.Arena.ofAuto().allocate(4L * qkvDim, 16);
             off.copyFrom(all);
-            gpu.upload(o, off);
+            put.put(o, off);
             o += align(4L * qkvDim);
         }
         if (lw.qNorm() != null) {
             L.qNorm = o;
-            gpu.upload(o, vecData(lw.qNorm()));
+            put.put(o, vecData(lw.qNorm()));
             o += align(4L * c.headDim());
         }
         if (lw.kNorm() != null) {
             L.kNorm = o;
-            gpu.upload(o, vecData(lw.kNorm()));
+            put.put(o, vecData(lw.kNorm()));
             o += align(4L * c.headDim());
         }
         long[] at = {o};
-        L.qkv = uploadGroup(qkvM, new int[] {0, c.queryDim(), c.queryDim() + c.kvDim()}, bias, at);
-        L.wo = uploadMat(lw.wo(), at[0]);
+        L.qkv = placeGroup(qkvM, new int[] {0, c.queryDim(), c.queryDim() + c.kvDim()}, bias, at, put);
+        L.wo = placeMat(lw.wo(), at[0], put);
         at[0] += region(matBytes(lw.wo()));
-        L.gateUp = uploadGroup(guM, new int[] {0, c.feedForward()}, 0, at);
-        L.down = uploadMat(lw.down(), at[0]);
-        at[0] += region(matBytes(lw.down()));
-        long kRow = keyType.bytesFor(c.headDim());
-        long vRow = valueType.bytesFor(c.valueDim());
-        long kBytes = (long) context * c.kvHeads() * kRow;
-        long vBytes = (long) context * c.kvHeads() * vRow;
-        long kv = alloc(align(kBytes) + align(vBytes));
-        L.keys = kv;
-        L.values = kv + align(kBytes);
+        L.gateUp = placeGroup(guM, new int[] {0, c.feedForward()}, 0, at, put);
+        L.down = placeMat(lw.down(), at[0], put);
         return L;
+    }
+
+    private static Mat placeMat(QuantMatrix m, long at, Put put) {
+        put.put(at, m.data().asSlice(0, matBytes(m)));
+        return new Mat(at, m.format().type(), m.rows(), m.cols());
+    }
+
+    /** A CPU layer's layout in the staging allocation, and the host pieces to copy there, in chunks. */
+    private record Streamed(Layer layer, long bytes, MemorySegment[] from, long[] to) {}
+
+    /** Bytes each worker copies at a time from the mapped file into page-locked memory. */
+    private static final int COPY_CHUNK = 1 << 20;
+
+    private Streamed streamedLayout(LayerWeights lw, long base, long keys, long values) {
+        List<MemorySegment> from = new ArrayList<>();
+        List<Long> to = new ArrayList<>();
+        Layer L = layout(lw, base, (device, piece) -> {
+            for (long off = 0; off < piece.byteSize(); off += COPY_CHUNK) {
+                from.add(piece.asSlice(off, Math.min(COPY_CHUNK, piece.byteSize() - off)));
+                to.add(device - base + off);
+            }
+        });
+        L.keys = keys;
+        L.values = values;
+        long[] t = new long[to.size()];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = to.get(i);
+        }
+        return new Streamed(L, layerSize(lw), from.toArray(new MemorySegment[0]), t);
     }
 
     private static void copyVec(Vec v, MemorySegment dst, int at) {
@@ -392,10 +451,10 @@ final class CudaLayers implements LayerRunner {
     }
 
     /**
-     * Uploads matrices that write one output row side by side: as a single matrix when they share a
+     * Places matrices that write one output row side by side: as a single matrix when they share a
      * type (consecutive rows, so one kernel computes them all), else one by one.
      */
-    private Proj uploadGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at) {
+    private static Proj placeGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at, Put put) {
         boolean same = true;
         for (QuantMatrix m : ms) {
             same &= m.format().type() == ms[0].format().type() && m.cols() == ms[0].cols();
@@ -405,7 +464,7 @@ final class CudaLayers implements LayerRunner {
             long o = start;
             int rows = 0;
             for (QuantMatrix m : ms) {
-                gpu.upload(o, m.data().asSlice(0, matBytes(m)));
+                put.put(o, m.data().asSlice(0, matBytes(m)));
                 o += matBytes(m);
                 rows += m.rows();
             }
@@ -414,7 +473,7 @@ final class CudaLayers implements LayerRunner {
         }
         Mat[] parts = new Mat[ms.length];
         for (int i = 0; i < ms.length; i++) {
-            parts[i] = uploadMat(ms[i], at[0]);
+            parts[i] = placeMat(ms[i], at[0], put);
             at[0] += region(matBytes(ms[i]));
         }
         return new Proj(parts, rowOffsets, bias);
@@ -776,111 +835,98 @@ final class CudaLayers implements LayerRunner {
     }
 
     @Override
-    public Optional<ProductOffload> products() {
-        return staging == 0 ? Optional.empty() : Optional.of(new Streamed());
+    public Optional<LayerOffload> cpuLayers() {
+        return staging == 0 ? Optional.empty() : Optional.of(this::forwardCpuLayers);
     }
 
-    /** Products computed here so far for the CPU's layers (tests, benchmarks). */
-    long streamedProducts;
-    /** Where the streamed products' time went so far: bytes, ns in calls, copying to page-locked memory, waiting. */
+    /** CPU layers computed here so far, one per layer and batch (tests, benchmarks). */
+    long streamedLayers;
+    /** Where the streamed layers' time went so far: bytes, ns in calls, copying to page-locked memory, waiting. */
     final long[] streamStats = new long[4];
 
-    /** One line on the streamed products since {@code before} (a copy of {@link #streamStats}), per pass of {@code passes}. */
+    /** One line on the streamed layers since {@code before} (a copy of {@link #streamStats}), per pass of {@code passes}. */
     String streamSummary(long[] before, int passes) {
         double gb = (streamStats[0] - before[0]) / 1e9 / passes;
         double total = (streamStats[1] - before[1]) / 1e9 / passes;
         double copy = (streamStats[2] - before[2]) / 1e9 / passes;
         double wait = (streamStats[3] - before[3]) / 1e9 / passes;
-        return String.format(Locale.ROOT, "streamed CPU-layer products: %.2f GB in %.3f s (%.1f GB/s): copy to page-locked "
-                + "%.3f s (%.1f GB/s), waiting for the device %.3f s", gb, total, gb / total, copy, gb / copy, wait);
+        return String.format(Locale.ROOT, "CPU layers on the device: %.2f GB of weights in %.3f s (%.1f GB/s): copy to "
+                + "page-locked %.3f s (%.1f GB/s), waiting for the device %.3f s", gb, total, gb / total, copy, gb / copy, wait);
     }
 
-    /** Bytes each worker copies at a time from the mapped file into page-locked memory. */
-    private static final int COPY_CHUNK = 1 << 20;
-
     /**
-     * The CPU layers' big products, one matrix at a time through the device's staging buffer: the
-     * CPU's idle workers copy matrix i+1 from the mapped file into one of two page-locked buffers
-     * while the device copies matrix i from the other and multiplies it.
+     * The CPU's layers for one batch ({@link LayerOffload}): the workers copy layer l+1 (and its
+     * cached rows) into one page-locked buffer while the device copies layer l from the other into
+     * the staging allocation and computes it; each layer's new keys and values come back together.
      */
-    private final class Streamed implements ProductOffload {
-        @Override
-        public boolean supports(QuantMatrix w) {
-            return DeviceTypes.weight(w.format().type()) && matBytes(w) + 64 <= stagingBytes && w.cols() <= maxK;
+    private void forwardCpuLayers(KvCache cache, float[] hidden, int tokens, int pos0, WorkerPool pool) {
+        if (tokens < LayerOffload.MIN_TOKENS || tokens > maxTokens || pos0 + tokens > context) {
+            throw new IllegalArgumentException("batch of " + tokens + " at " + pos0 + " outside " + LayerOffload.MIN_TOKENS
+                    + ".." + maxTokens + " tokens within " + context);
         }
-
-        @Override
-        public void products(QuantMatrix[] ws, float[] x, int tokens, float[][] outs, WorkerPool pool) {
-            if (tokens < ProductOffload.MIN_TOKENS || tokens > maxTokens) {
-                throw new IllegalArgumentException("tokens " + tokens + " outside " + ProductOffload.MIN_TOKENS + ".." + maxTokens);
-            }
-            int k = ws[0].cols();
-            long rows = 0;
-            for (int i = 0; i < ws.length; i++) {
-                QuantMatrix m = ws[i];
-                if (m.cols() != k || !supports(m)) {
-                    throw new IllegalArgumentException("matrix " + i + " (" + m.format().type() + " " + m.rows() + "x"
-                            + m.cols() + ") cannot be streamed with inputs of " + k);
+        long t0 = System.nanoTime();
+        gpu.makeCurrent();
+        stream.synchronize();
+        int dim = c.embedding();
+        MemorySegment.copy(hidden, 0, hostX, ValueLayout.JAVA_FLOAT, 0, tokens * dim);
+        hostPos.set(ValueLayout.JAVA_INT, 0, pos0);
+        stream.upload(x, hostX, 4L * tokens * dim);
+        stream.upload(posDev, hostPos, 4);
+        long kRow = (long) c.kvHeads() * keyType.bytesFor(c.headDim());
+        long vRow = (long) c.kvHeads() * valueType.bytesFor(c.valueDim());
+        long oldK = pos0 * kRow;
+        long oldV = pos0 * vRow;
+        long newK = tokens * kRow;
+        long newV = tokens * vRow;
+        long kvSlot = (long) maxTokens * (kRow + vRow);
+        Gpu.Mark[] copied = new Gpu.Mark[streamed.length];
+        try {
+            for (int l = 0; l < streamed.length; l++) {
+                Streamed sl = streamed[l];
+                MemorySegment buf = hostLayer[l % 2];
+                if (l >= 2) {
+                    copied[l - 2].await();  // the device has read this buffer's previous layer
                 }
-                rows += m.rows();
+                long c0 = System.nanoTime();
+                pool.parallelFor(sl.from().length, 1, (a, b) -> {
+                    for (int i = a; i < b; i++) {
+                        MemorySegment.copy(sl.from()[i], 0, buf, sl.to()[i], sl.from()[i].byteSize());
+                    }
+                });
+                long lb = sl.bytes();
+                MemorySegment.copy(cache.keys(l), 0, buf, lb, oldK);
+                MemorySegment.copy(cache.values(l), 0, buf, lb + oldK, oldV);
+                streamStats[2] += System.nanoTime() - c0;
+                streamStats[0] += lb;
+                // in stream order: the previous layer's kernels are done with the staging allocation
+                stream.upload(staging, buf, lb);
+                if (pos0 > 0) {
+                    stream.upload(stagingKeys, buf.asSlice(lb), oldK);
+                    stream.upload(stagingValues, buf.asSlice(lb + oldK), oldV);
+                }
+                copied[l] = stream.mark();
+                enqueueLayer(sl.layer(), tokens);
+                stream.download(hostNewKv.asSlice(l * kvSlot), stagingKeys + oldK, newK);
+                stream.download(hostNewKv.asSlice(l * kvSlot + newK), stagingValues + oldV, newV);
+                streamedLayers++;
             }
-            if (rows > 2L * c.feedForward()) {
-                throw new IllegalArgumentException(rows + " output rows exceed the scratch of " + 2L * c.feedForward());
-            }
-            long t0 = System.nanoTime();
-            gpu.makeCurrent();
+            stream.download(hostX, x, 4L * tokens * dim);
+            long w0 = System.nanoTime();
             stream.synchronize();
-            MemorySegment.copy(x, 0, hostIn, ValueLayout.JAVA_FLOAT, 0, tokens * k);
-            stream.upload(nf, hostIn, 4L * tokens * k);
-            launch("quantize_rows", tokens, 1, 1, 256, nf, k, k, 0L, 0L, 0L, nh);
-            Gpu.Mark[] copied = new Gpu.Mark[ws.length];
-            long out = 0;
-            try {
-                for (int i = 0; i < ws.length; i++) {
-                    QuantMatrix m = ws[i];
-                    MemorySegment pinned = hostWeights[i % 2];
-                    if (i >= 2) {
-                        copied[i - 2].await();  // the device has read this buffer's previous matrix
-                    }
-                    long bytes = matBytes(m);
-                    MemorySegment src = m.data();
-                    long c0 = System.nanoTime();
-                    pool.parallelFor((int) ((bytes + COPY_CHUNK - 1) / COPY_CHUNK), 1, (a, b) -> {
-                        for (int ch = a; ch < b; ch++) {
-                            long off = (long) ch * COPY_CHUNK;
-                            MemorySegment.copy(src, off, pinned, off, Math.min(COPY_CHUNK, bytes - off));
-                        }
-                    });
-                    streamStats[2] += System.nanoTime() - c0;
-                    streamStats[0] += bytes;
-                    // in stream order: the previous product has read the staging buffer
-                    stream.upload(staging, pinned, bytes);
-                    copied[i] = stream.mark();
-                    int bn = DeviceTypes.matmulTile(tokens);
-                    launch(DeviceTypes.matmul(m.format().type(), tokens), (m.rows() + 127) / 128, (tokens + bn - 1) / bn,
-                            1, 256, staging, m.rows(), k, nh, tokens, gu + 4L * out, m.rows(), 0L, 0);
-                    out += (long) tokens * m.rows();
-                    streamedProducts++;
-                }
-                stream.download(hostOut, gu, 4L * out);
-                long w0 = System.nanoTime();
-                stream.synchronize();
-                streamStats[3] += System.nanoTime() - w0;
-            } finally {
-                for (Gpu.Mark mk : copied) {
-                    if (mk != null) {
-                        mk.close();
-                    }
+            streamStats[3] += System.nanoTime() - w0;
+        } finally {
+            for (Gpu.Mark m : copied) {
+                if (m != null) {
+                    m.close();
                 }
             }
-            long o = 0;
-            for (int i = 0; i < ws.length; i++) {
-                int n = tokens * ws[i].rows();
-                MemorySegment.copy(hostOut, ValueLayout.JAVA_FLOAT, 4L * o, outs[i], 0, n);
-                o += n;
-            }
-            streamStats[1] += System.nanoTime() - t0;
         }
+        MemorySegment.copy(hostX, ValueLayout.JAVA_FLOAT, 0, hidden, 0, tokens * dim);
+        for (int l = 0; l < streamed.length; l++) {
+            MemorySegment.copy(hostNewKv, l * kvSlot, cache.keys(l), oldK, newK);
+            MemorySegment.copy(hostNewKv, l * kvSlot + newK, cache.values(l), oldV, newV);
+        }
+        streamStats[1] += System.nanoTime() - t0;
     }
 
     private void release() {

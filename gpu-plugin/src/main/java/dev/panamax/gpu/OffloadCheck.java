@@ -239,10 +239,17 @@ final class OffloadCheck {
             need += sizes.layerBytes()[n - 1 - i] + kv;
         }
         if (layers < n) {
-            need += OffloadPlan.streamBytes(sizes.largestMatrixBytes(), micro);
+            need += OffloadPlan.streamBytes(sizes, o.context(), micro);
         }
         long slack = (sizes.layerBytes()[0] + kv) / 2;
         return new BackendOptions(false, -1, 0, 0, need + slack);
+    }
+
+    /** Layers the planner puts on the device under {@code limit} for a session with options {@code o}. */
+    static int plannedLayers(Model m, SessionOptions o, BackendOptions limit) {
+        OffloadPlan.ModelSizes sizes = OffloadPlan.ModelSizes.of(m.config(), m.weights(), o.keyType(), o.valueType());
+        return OffloadPlan.plan(sizes, o.context(), Math.min(o.batch(), 256), limit.limitBytes(), limit.reserveBytes(), -1, 0)
+                .layersOnDevice();
     }
 
     static SessionOptions options(int context, GgmlType kv) {

@@ -34,8 +34,11 @@ final class OffloadChecks {
             }
             int half = n / 2;
             BackendOptions lim = OffloadCheck.limitFor(m, o, half);
-            v.add(new OffloadCheck.Variant("--vram-limit " + lim.limitBytes() / 1024 + "KiB (" + half + " layers"
-                    + (half == 0 ? ", head only" : "") + ")", lim, half));
+            // the planner's own count: with n-1 layers fitting, it keeps room to run the CPU's layer on the
+            // device for prompts, which costs one more layer (see OffloadPlan.plan); the session must follow it
+            int planned = OffloadCheck.plannedLayers(m, o, lim);
+            v.add(new OffloadCheck.Variant("--vram-limit " + lim.limitBytes() / 1024 + "KiB (" + planned + " layers"
+                    + (planned == 0 ? ", head only" : "") + ")", lim, planned));
             return v;
         }
     }

@@ -39,10 +39,10 @@ public interface LayerRunner extends AutoCloseable {
     }
 
     /**
-     * Products of the CPU's layers this runner's device can compute for big batches while it waits
-     * for the hidden state (its scratch is free then), or empty.
+     * The CPU's layers (those before this runner's) on this runner's device for big batches, while
+     * it waits for the hidden state (its scratch is free then), or empty.
      */
-    default java.util.Optional<ProductOffload> products() {
+    default java.util.Optional<LayerOffload> cpuLayers() {
         return java.util.Optional.empty();
     }
 

@@ -24,26 +24,16 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
     /** Memory a model needs besides its layers. */
     public record Fixed(long headBytes, long scratchBytes) {}
 
-    /**
-     * Per-layer sizes of a model (weights, and KV cache bytes per position), and its largest layer
-     * matrix (the device room to stream the CPU layers' products of a prompt, {@link ProductOffload}).
-     */
-    public record ModelSizes(long[] layerBytes, long headBytes, long kvBytesPerToken, ModelConfig config,
-            long largestMatrixBytes) {
-        public ModelSizes(long[] layerBytes, long headBytes, long kvBytesPerToken, ModelConfig config) {
-            this(layerBytes, headBytes, kvBytesPerToken, config, 0);
-        }
-
+    /** Per-layer sizes of a model (weights, and KV cache bytes per position). */
+    public record ModelSizes(long[] layerBytes, long headBytes, long kvBytesPerToken, ModelConfig config) {
         public static ModelSizes of(ModelConfig c, Weights w, GgmlType k, GgmlType v) {
             long[] bytes = new long[c.layers()];
-            long largest = 0;
             for (int i = 0; i < bytes.length; i++) {
                 LayerWeights lw = w.layers()[i];
                 bytes[i] = lw.matrixBytes() + 4L * (2L * c.embedding() + c.queryDim() + 2L * c.kvDim());
-                largest = Math.max(largest, lw.largestMatrixBytes());
             }
             long head = w.output().rowBytes() * w.output().rows() + 4L * c.embedding();
-            return new ModelSizes(bytes, head, KvCache.bytesFor(c, c.layers(), 1, k, v), c, largest);
+            return new ModelSizes(bytes, head, KvCache.bytesFor(c, c.layers(), 1, k, v), c);
         }
 
         public long totalLayerBytes() {
@@ -65,19 +55,28 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
         return perToken * maxTokens + scores;
     }
 
+    /** Slack for a streamed layer's alignment (each piece 256-aligned, with a tail for the device's block loads). */
+    public static final long STREAM_SLACK = 8192;
+
     /**
-     * Device room for streaming one CPU-layer matrix of a prompt ({@link ProductOffload}): the
-     * largest matrix, 256-aligned with the tail the device's block loads may read into; 0 when
-     * batches are too small to use it.
+     * Device room for streaming the CPU's layers of a prompt through the device
+     * ({@link LayerOffload}): the largest layer and one layer's KV cache for the context (plus
+     * {@link #STREAM_SLACK}); 0 when batches are too small to use it.
      */
-    public static long streamBytes(long largestMatrixBytes, int maxTokens) {
-        return maxTokens < ProductOffload.MIN_TOKENS || largestMatrixBytes == 0 ? 0
-                : (largestMatrixBytes + 64 + 255) / 256 * 256;
+    public static long streamBytes(ModelSizes m, int context, int maxTokens) {
+        if (maxTokens < LayerOffload.MIN_TOKENS) {
+            return 0;
+        }
+        long largest = 0;
+        for (long b : m.layerBytes()) {
+            largest = Math.max(largest, b);
+        }
+        return largest + STREAM_SLACK + m.kvBytesPerToken() * context / m.layerBytes().length;
     }
 
     /**
-     * Plans an offload. When some layers stay on the CPU, the scratch includes the room to stream
-     * their matrices through the device for prompts ({@link #streamBytes}).
+     * Plans an offload. When some layers stay on the CPU, the scratch includes the room to run them
+     * on the device for prompts ({@link #streamBytes}).
      *
      * @param freeBytes device memory available (after --vram-limit) before the reserve
      * @param requestedLayers -ngl, or -1 for as many as fit
@@ -86,7 +85,7 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
     public static OffloadPlan plan(ModelSizes m, int context, int maxTokens, long freeBytes, long reserveBytes,
             int requestedLayers, long draftBytes) {
         OffloadPlan p = plan(m, context, maxTokens, freeBytes, reserveBytes, requestedLayers, draftBytes, 0);
-        long stream = streamBytes(m.largestMatrixBytes(), maxTokens);
+        long stream = streamBytes(m, context, maxTokens);
         if (p.layersOnDevice() == p.layers() || !p.headOnDevice() || stream == 0) {
             return p;
         }

@@ -1,7 +1,7 @@
 package dev.panamax.engine.cpu;
 
 import dev.panamax.engine.backend.LayerRunner;
-import dev.panamax.engine.backend.ProductOffload;
+import dev.panamax.engine.backend.LayerOffload;
 import dev.panamax.engine.model.Architecture.RopeLayout;
 import dev.panamax.engine.model.KvCache;
 import dev.panamax.engine.model.LayerWeights;
@@ -24,9 +24,9 @@ import java.lang.foreign.MemorySegment;
  *   x += softmax(q k^T / sqrt(d), causal) v  Wo
  *   h = rmsnorm(x) ; x += (silu(h Wgate) * h Wup) Wdown
  * </pre>
- * Projections go through the matrix-matrix kernels (each weight row is read once per token tile),
- * or, for batches of {@link ProductOffload#MIN_TOKENS} or more when a device offers it, through the
- * device ({@link ProductOffload}); all buffers are sized once for {@code maxTokens} tokens.
+ * Projections go through the matrix-matrix kernels (each weight row is read once per token tile);
+ * all buffers are sized once for {@code maxTokens} tokens. Batches of {@link LayerOffload#MIN_TOKENS}
+ * or more run on a device instead when one offers it ({@link LayerOffload}).
  */
 public final class CpuLayers implements LayerRunner {
     private final ModelConfig c;
@@ -54,19 +54,19 @@ public final class CpuLayers implements LayerRunner {
     private final QuantMatrix[][] gateUp; // per layer: gate, up
     private final float[][] qkvOut;
     private final float[][] gateUpOut;
-    private final QuantMatrix[][] wo;     // per layer: {wo}
-    private final QuantMatrix[][] down;   // per layer: {down}
-    private final float[][] deltaOut;
-    private final ProductOffload offload; // null: every product on the CPU
+    private final LayerOffload offload;   // null: every batch on the CPU
 
     public CpuLayers(ModelConfig c, LayerWeights[] allLayers, int first, int end, KvCache cache, WorkerPool pool,
             int maxTokens) {
         this(c, allLayers, first, end, cache, pool, maxTokens, null);
     }
 
-    /** @param offload a device for the products of big batches, or null */
+    /** @param offload a device for big batches of these layers (which must start at layer 0), or null */
     public CpuLayers(ModelConfig c, LayerWeights[] allLayers, int first, int end, KvCache cache, WorkerPool pool,
-            int maxTokens, ProductOffload offload) {
+            int maxTokens, LayerOffload offload) {
+        if (offload != null && first != 0) {
+            throw new IllegalArgumentException("a layer offload computes layers from 0, these start at " + first);
+        }
         this.c = c;
         this.first = first;
         this.layers = java.util.Arrays.copyOfRange(allLayers, first, end);
@@ -89,18 +89,13 @@ public final class CpuLayers implements LayerRunner {
         this.kvRow = new float[pool.threads()][Math.max(c.headDim(), c.valueDim())];
         this.qkv = new QuantMatrix[layers.length][];
         this.gateUp = new QuantMatrix[layers.length][];
-        this.wo = new QuantMatrix[layers.length][];
-        this.down = new QuantMatrix[layers.length][];
         for (int l = 0; l < layers.length; l++) {
             qkv[l] = new QuantMatrix[] {layers[l].wq(), layers[l].wk(), layers[l].wv()};
             gateUp[l] = new QuantMatrix[] {layers[l].gate(), layers[l].up()};
-            wo[l] = new QuantMatrix[] {layers[l].wo()};
-            down[l] = new QuantMatrix[] {layers[l].down()};
         }
         this.offload = offload;
         this.qkvOut = new float[][] {query.f32(), key, value};
         this.gateUpOut = new float[][] {ffn.f32(), up};
-        this.deltaOut = new float[][] {delta};
     }
 
     @Override
@@ -115,6 +110,10 @@ public final class CpuLayers implements LayerRunner {
 
     @Override
     public void forward(float[] x, int tokens, int pos0) {
+        if (offload != null && tokens >= LayerOffload.MIN_TOKENS) {
+            offload.forward(cache, x, tokens, pos0, pool);
+            return;
+        }
         int half = c.rope().dims() / 2;
         for (int t = 0; t < tokens; t++) {
             rope.angles(pos0 + t, cos, sin, t * half);
@@ -136,7 +135,7 @@ public final class CpuLayers implements LayerRunner {
             Ops.rmsNorm(h, t * dim, x, t * dim, w.attnNorm().data(), dim, c.rmsEps());
         }
         normed.invalidate();
-        product(qkv[l], normed, qkvOut, tokens);
+        MatOps.matmul(qkv[l], normed, qkvOut, pool);
         float[] q = query.f32();
         int hd = c.headDim();
         int half = c.rope().dims() / 2;
@@ -165,7 +164,7 @@ public final class CpuLayers implements LayerRunner {
         query.prepare(kf.activationType());
         attend(first + l, tokens, pos0);
         attention.invalidate();
-        product(wo[l], attention, deltaOut, tokens);
+        MatOps.matmul(w.wo(), attention, delta, pool);
         Ops.add(x, 0, delta, 0, tokens * dim);
     }
 
@@ -237,31 +236,11 @@ public final class CpuLayers implements LayerRunner {
             Ops.rmsNorm(h, t * dim, x, t * dim, w.ffnNorm().data(), dim, c.rmsEps());
         }
         normed.invalidate();
-        product(gateUp[l], normed, gateUpOut, tokens);
+        MatOps.matmul(gateUp[l], normed, gateUpOut, pool);
         Ops.swiglu(ffn.f32(), 0, up, 0, tokens * ff);
         ffn.invalidate();
-        product(down[l], ffn, deltaOut, tokens);
+        MatOps.matmul(w.down(), ffn, delta, pool);
         Ops.add(x, 0, delta, 0, tokens * dim);
-    }
-
-    /** outs[i] = ws[i] times the tokens of x: on the device for big batches when it can, else here. */
-    private void product(QuantMatrix[] ws, Activations x, float[][] outs, int tokens) {
-        if (offload != null && tokens >= ProductOffload.MIN_TOKENS && supported(ws)) {
-            offload.products(ws, x.f32(), tokens, outs, pool);
-        } else if (ws.length == 1) {
-            MatOps.matmul(ws[0], x, outs[0], pool);
-        } else {
-            MatOps.matmul(ws, x, outs, pool);
-        }
-    }
-
-    private boolean supported(QuantMatrix[] ws) {
-        for (QuantMatrix w : ws) {
-            if (!offload.supports(w)) {
-                return false;
-            }
-        }
-        return true;
     }
 
     private static void addBias(float[] v, int o, Vec b) {

@@ -24,13 +24,4 @@ public record LayerWeights(
         }
         return n;
     }
-
-    /** Bytes of the largest matrix. */
-    public long largestMatrixBytes() {
-        long n = 0;
-        for (QuantMatrix m : new QuantMatrix[] {wq, wk, wv, wo, gate, up, down}) {
-            n = Math.max(n, m.rowBytes() * m.rows());
-        }
-        return n;
-    }
 }
