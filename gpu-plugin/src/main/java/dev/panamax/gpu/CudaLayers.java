@@ -1,10 +1,9 @@
 package dev.panamax.gpu;
 
-import dev.panamax.engine.backend.LayerRunner;
-import dev.panamax.engine.backend.OffloadPlan;
 import dev.panamax.engine.backend.LayerOffload;
-import dev.panamax.engine.model.KvCache;
+import dev.panamax.engine.backend.LayerRunner;
 import dev.panamax.engine.model.Architecture.RopeLayout;
+import dev.panamax.engine.model.KvCache;
 import dev.panamax.engine.model.LayerWeights;
 import dev.panamax.engine.model.ModelConfig;
 import dev.panamax.engine.model.RopeTable;
