@@ -50,6 +50,7 @@ DEV uint32_t ld_u32_a2(const uint8_t* p) {
 }
 DEV uint32_t ld_u32(const uint8_t* p) { return *(const uint32_t*) p; }
 DEV float ld_h(const uint8_t* p) { return h2f(*(const uint16_t*) p); }
+DEV uint32_t pack_h2(float lo, float hi) { return (uint32_t) f2h(lo) | ((uint32_t) f2h(hi) << 16); }
 
 // four 32-bit words (16 bytes) at an address aligned to 2, 4, 8 or 16 bytes.
 // 2-aligned: five aligned words around the bytes, funnel-shifted into place (fewer loads than

@@ -12,7 +12,6 @@
 #define MM_BK 32
 #define MM_LD (MM_BK + 8)  // shared row stride in halves (80 bytes: ldmatrix without bank conflicts)
 
-DEV uint32_t pack_h2(float lo, float hi) { return (uint32_t) f2h(lo) | ((uint32_t) f2h(hi) << 16); }
 
 // 16 weights of a row starting at value e (e % 16 == 0) in two steps: fetch (the loads, issued a
 // step ahead) and decode (to 8 words of packed halves).

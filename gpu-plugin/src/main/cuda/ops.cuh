@@ -336,6 +336,262 @@ KERNEL_LB(attention, 128, (const float* q, int qs, const uint8_t* kc, const uint
     }
 }
 
+#define ATT_TQ 16  // query tokens of a block of attention_tiles
+#define ATT_TK 8   // keys (and values) per shared-memory tile
+#define ATT_LD (ATT_MAXV + 1)  // padded row: the 8 key rows of a tile fall in different banks
+
+// Causal attention of query head h for a tile of ATT_TQ consecutive tokens (prompts): each tile
+// of ATT_TK keys and values is read into shared memory once for all the tile's tokens (the
+// `attention` kernel reads every key once per token). Thread (r, c) of the score phase computes
+// the score of token r and key c, and the 8 threads of a row keep its running max and sum with
+// shuffles; in the output phase thread d accumulates column d (and d + 128) of all 16 rows.
+// Writes the same (max, sum, unnormalized output) rows as `attention` with one split.
+// grid: (heads, ceil(tokens / ATT_TQ)); block: 128
+KERNEL_LB(attention_tiles, 128, (const float* q, int qs, const uint8_t* kc, const uint8_t* vc, int ktype,
+                                 int vtype, int heads, int kvHeads, int hd, int vd, int tokens, const int* pos,
+                                 float scale, float* part)) {
+    __shared__ float sq[ATT_TQ][ATT_LD];
+    __shared__ float sk[ATT_TK][ATT_LD];
+    __shared__ float sv[ATT_TK][ATT_LD];
+    __shared__ float sp[ATT_TQ][ATT_TK];
+    __shared__ float scorr[ATT_TQ];
+    __shared__ float sm[ATT_TQ], sl[ATT_TQ];
+    const int h = blockIdx.x, t0 = blockIdx.y * ATT_TQ;
+    const int kvh = h / (heads / kvHeads);
+    const int pos0 = *pos;
+    const int rows = min(ATT_TQ, tokens - t0);
+    const int n = pos0 + t0 + rows;  // keys the last row sees
+    const long krb = kv_row_bytes(ktype, hd), vrb = kv_row_bytes(vtype, vd);
+    const int tid = threadIdx.x;
+    for (int i = tid; i < ATT_TQ * hd; i += blockDim.x) {
+        const int r = i / hd, d = i % hd;
+        sq[r][d] = r < rows ? q[(long) (t0 + r) * qs + h * hd + d] * scale : 0.f;
+    }
+    const int r = tid / ATT_TK, c = tid % ATT_TK;  // score phase: token r, key c
+    float m = -INFINITY, l = 0.f;                  // row r's running max and sum (same in its 8 threads)
+    float acc[ATT_TQ][2];
+#pragma unroll
+    for (int i = 0; i < ATT_TQ; i++) acc[i][0] = acc[i][1] = 0.f;
+    for (int k0 = 0; k0 < n; k0 += ATT_TK) {
+        __syncthreads();  // the previous tile is no longer read
+        for (int i = tid; i < ATT_TK * hd; i += blockDim.x) {
+            const int kc_ = i / hd, d = i % hd;
+            const int p = k0 + kc_;
+            sk[kc_][d] = p < n ? value_at(kc + ((long) p * kvHeads + kvh) * krb, ktype, d) : 0.f;
+        }
+        for (int i = tid; i < ATT_TK * vd; i += blockDim.x) {
+            const int kc_ = i / vd, d = i % vd;
+            const int p = k0 + kc_;
+            sv[kc_][d] = p < n ? value_at(vc + ((long) p * kvHeads + kvh) * vrb, vtype, d) : 0.f;
+        }
+        __syncthreads();
+        const int p = k0 + c;
+        float s = -INFINITY;
+        if (r < rows && p <= pos0 + t0 + r) {
+            float s4[4] = {0.f, 0.f, 0.f, 0.f};  // four chains: hd is a multiple of 8
+            for (int d = 0; d < hd; d += 4) {
+#pragma unroll
+                for (int u = 0; u < 4; u++) s4[u] += sq[r][d + u] * sk[c][d + u];
+            }
+            s = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+        }
+        float mx = s;
+#pragma unroll
+        for (int o = ATT_TK / 2; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(FULL_MASK, mx, o, ATT_TK));
+        const float mnew = fmaxf(m, mx);
+        const float e = mnew == -INFINITY ? 0.f : expf(s - mnew);
+        const float corr = mnew == -INFINITY ? 1.f : expf(m - mnew);
+        float sum = e;
+#pragma unroll
+        for (int o = ATT_TK / 2; o > 0; o >>= 1) sum += __shfl_xor_sync(FULL_MASK, sum, o, ATT_TK);
+        l = l * corr + sum;
+        m = mnew;
+        sp[r][c] = e;
+        if (c == 0) scorr[r] = corr;
+        __syncthreads();
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            const int d = tid + 128 * j;
+            if (d < vd) {
+#pragma unroll
+                for (int i = 0; i < ATT_TQ; i++) {
+                    float o = acc[i][j] * scorr[i];
+#pragma unroll
+                    for (int k = 0; k < ATT_TK; k++) o += sp[i][k] * sv[k][d];
+                    acc[i][j] = o;
+                }
+            }
+        }
+    }
+    if (c == 0) {
+        sm[r] = m;
+        sl[r] = l;
+    }
+    __syncthreads();
+    for (int i = 0; i < rows; i++) {
+        float* out = part + ((long) (t0 + i) * heads + h) * (vd + 2);
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            const int d = tid + 128 * j;
+            if (d < vd) out[2 + d] = acc[i][j];
+        }
+        if (tid == 0) {
+            out[0] = sm[i];
+            out[1] = sl[i];
+        }
+    }
+}
+
+// Element d of a cache row as an f16 (exact for F16 rows)
+DEV uint32_t kv_half(const uint8_t* row, int type, int d) {
+    return type == ST_F16 ? ((const uint16_t*) row)[d] : f2h(value_at(row, type, d));
+}
+
+// Elements d and d + 1 (d even) of a cache row as an f16 pair, one 32-bit load for F16 rows
+DEV uint32_t kv_pair(const uint8_t* row, int type, int d) {
+    return type == ST_F16 ? *(const uint32_t*) (row + 2L * d) : kv_half(row, type, d) | (kv_half(row, type, d + 1) << 16);
+}
+
+#define ATC_MAXD 128
+
+// Causal attention of query head h for 16 consecutive tokens on tensor cores (prompts): one warp
+// computes S = Q K^T for 16 keys at a time with mma.m16n8k16 (Q's fragments stay in registers,
+// K's come straight from the cache), keeps each row's running max and sum in the 4 lanes that
+// hold it, and reuses S's accumulator layout as the A fragment of O += P V (FlashAttention-2's
+// register trick). Needs hd % 16 == 0 and vd % 8 == 0, both at most 128 (else attention_tiles).
+// The keys are split into `splits` ranges, one warp each (more warps in flight: each one waits on
+// its loads), written as `attention`'s (max, sum, unnormalized output) rows for attention_combine.
+// grid: (heads, ceil(tokens / 16), splits); block: 32
+KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
+                            int heads, int kvHeads, int hd, int vd, int tokens, const int* pos, float scale,
+                            int splits, float* part)) {
+    const int h = blockIdx.x, t0 = blockIdx.y * 16, sp = blockIdx.z;
+    const int kvh = h / (heads / kvHeads);
+    const int pos0 = *pos;
+    const int rows = min(16, tokens - t0);
+    const int n = pos0 + t0 + rows;  // keys the last row sees
+    const int chunk = (n + 16 * splits - 1) / (16 * splits) * 16;  // this warp's keys: [kb, ke)
+    const int kb = sp * chunk, ke = min(n, kb + chunk);
+    const long krb = kv_row_bytes(ktype, hd), vrb = kv_row_bytes(vtype, vd);
+    const int lane = threadIdx.x % WARP, g = lane / 4, tig = lane % 4;
+    const bool in0 = g < rows, in8 = g + 8 < rows;
+    const float* q0 = q + (long) (t0 + (in0 ? g : 0)) * qs + h * hd;
+    const float* q8 = q + (long) (t0 + (in8 ? g + 8 : 0)) * qs + h * hd;
+    uint32_t qa[ATC_MAXD / 16][4];  // A fragments of Q (16 x hd), scaled; rows past the batch are 0
+#pragma unroll
+    for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
+        const int d = ks * 16 + 2 * tig;
+        const bool k = ks < hd / 16;
+        qa[ks][0] = k && in0 ? pack_h2(q0[d] * scale, q0[d + 1] * scale) : 0u;
+        qa[ks][1] = k && in8 ? pack_h2(q8[d] * scale, q8[d + 1] * scale) : 0u;
+        qa[ks][2] = k && in0 ? pack_h2(q0[d + 8] * scale, q0[d + 9] * scale) : 0u;
+        qa[ks][3] = k && in8 ? pack_h2(q8[d + 8] * scale, q8[d + 9] * scale) : 0u;
+    }
+    float o[ATC_MAXD / 8][4];  // rows g (0, 1) and g + 8 (2, 3), columns 8 nt + 2 tig (+1)
+#pragma unroll
+    for (int nt = 0; nt < ATC_MAXD / 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
+    float m0 = -INFINITY, m8 = -INFINITY, l0 = 0.f, l8 = 0.f;
+    for (int k0 = kb; k0 < ke; k0 += 16) {
+        float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            // B = K^T: lane's column is key k0 + 8 nt + g (past n: any written row, masked below)
+            const uint8_t* kr = kc + ((long) min(k0 + nt * 8 + g, n - 1) * kvHeads + kvh) * krb;
+#pragma unroll
+            for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
+                if (ks < hd / 16) {
+                    const int d = ks * 16 + 2 * tig;
+                    const uint32_t b[2] = {kv_pair(kr, ktype, d), kv_pair(kr, ktype, d + 8)};
+                    mma_16816(s[nt], qa[ks], b);
+                }
+            }
+        }
+        float mx0 = -INFINITY, mx8 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int row = g + (e >= 2 ? 8 : 0);
+                const int p = k0 + nt * 8 + 2 * tig + (e & 1);
+                if (row >= rows || p >= ke || p > pos0 + t0 + row) s[nt][e] = -INFINITY;
+            }
+            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+            mx8 = fmaxf(mx8, fmaxf(s[nt][2], s[nt][3]));
+        }
+#pragma unroll
+        for (int off = 1; off < 4; off <<= 1) {  // the 4 lanes of a row
+            mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, off));
+            mx8 = fmaxf(mx8, __shfl_xor_sync(FULL_MASK, mx8, off));
+        }
+        const float n0 = fmaxf(m0, mx0), n8 = fmaxf(m8, mx8);
+        const float c0 = n0 == -INFINITY ? 1.f : expf(m0 - n0), c8 = n8 == -INFINITY ? 1.f : expf(m8 - n8);
+        float sum0 = 0.f, sum8 = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+            s[nt][0] = n0 == -INFINITY ? 0.f : expf(s[nt][0] - n0);
+            s[nt][1] = n0 == -INFINITY ? 0.f : expf(s[nt][1] - n0);
+            s[nt][2] = n8 == -INFINITY ? 0.f : expf(s[nt][2] - n8);
+            s[nt][3] = n8 == -INFINITY ? 0.f : expf(s[nt][3] - n8);
+            sum0 += s[nt][0] + s[nt][1];
+            sum8 += s[nt][2] + s[nt][3];
+        }
+#pragma unroll
+        for (int off = 1; off < 4; off <<= 1) {
+            sum0 += __shfl_xor_sync(FULL_MASK, sum0, off);
+            sum8 += __shfl_xor_sync(FULL_MASK, sum8, off);
+        }
+        l0 = l0 * c0 + sum0;
+        l8 = l8 * c8 + sum8;
+        m0 = n0;
+        m8 = n8;
+        // P (16 x 16 keys) as an A fragment: S's accumulators are already in that layout
+        const uint32_t pa[4] = {pack_h2(s[0][0], s[0][1]), pack_h2(s[0][2], s[0][3]), pack_h2(s[1][0], s[1][1]),
+                                pack_h2(s[1][2], s[1][3])};
+        // B = V: lane's keys are k0 + 2 tig (+1) and k0 + 8 + 2 tig (+1) (past n: P is 0 there)
+        const uint8_t* va = vc + ((long) min(k0 + 2 * tig, n - 1) * kvHeads + kvh) * vrb;
+        const uint8_t* vb = vc + ((long) min(k0 + 2 * tig + 1, n - 1) * kvHeads + kvh) * vrb;
+        const uint8_t* vc8 = vc + ((long) min(k0 + 2 * tig + 8, n - 1) * kvHeads + kvh) * vrb;
+        const uint8_t* vd8 = vc + ((long) min(k0 + 2 * tig + 9, n - 1) * kvHeads + kvh) * vrb;
+#pragma unroll
+        for (int nt = 0; nt < ATC_MAXD / 8; nt++) {
+            o[nt][0] *= c0;
+            o[nt][1] *= c0;
+            o[nt][2] *= c8;
+            o[nt][3] *= c8;
+            if (nt < vd / 8) {
+                const int d = nt * 8 + g;
+                const uint32_t b[2] = {kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
+                                       kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
+                mma_16816(o[nt], pa, b);
+            }
+        }
+    }
+    float* out0 = part + (((long) (t0 + g) * heads + h) * splits + sp) * (vd + 2);
+    float* out8 = part + (((long) (t0 + g + 8) * heads + h) * splits + sp) * (vd + 2);
+#pragma unroll
+    for (int nt = 0; nt < ATC_MAXD / 8; nt++) {
+        if (nt < vd / 8) {
+            const int d = nt * 8 + 2 * tig;
+            if (in0) {
+                out0[2 + d] = o[nt][0];
+                out0[3 + d] = o[nt][1];
+            }
+            if (in8) {
+                out8[2 + d] = o[nt][2];
+                out8[3 + d] = o[nt][3];
+            }
+        }
+    }
+    if (tig == 0 && in0) {
+        out0[0] = m0;
+        out0[1] = l0;
+    }
+    if (tig == 0 && in8) {
+        out8[0] = m8;
+        out8[1] = l8;
+    }
+}
+
 // Value d of one head's attention output from its splits' (max, sum, unnormalized output) at pp
 // (attention's part layout); 0 for d >= vd.
 DEV float merged(const float* pp, int splits, int vd, int d) {

@@ -106,6 +106,17 @@ final class Bench {
                     lines.add(String.format(Locale.ROOT, "pp%d %.3f s a pass; %s", promptTokens, ppSeconds / reps,
                             device.streamSummary(streamed, reps)));
                 }
+                if (profile && device != null) {
+                    s.truncate(0);
+                    s.forward(prompt, 0, prompt.length, prompt.length - 1, greedy);
+                    CudaLayers.Profile p = device.profileLastForward();
+                    lines.add(String.format(Locale.ROOT, "prompt profile (last micro-batch of pp%d, %d tokens): %.3f ms "
+                            + "(without the head), kernel by kernel %.3f ms:", promptTokens, s.microBatch(), p.graphMs(),
+                            p.kernelsMs()));
+                    p.byKernel().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                            .limit(14).forEach(e -> lines.add(String.format(Locale.ROOT, "  %8.3f ms %4.0f launches  %s",
+                                    e.getValue()[0], e.getValue()[1], e.getKey())));
+                }
                 if (profile) {
                     for (LayerRunner runner : keeping.runners()) {
                         if (runner instanceof CudaLayers cl) {

@@ -122,6 +122,8 @@ final class CudaLayers implements LayerRunner {
     private final MemorySegment hostNewKv;    // page-locked: the batch's keys and values of every CPU layer
 
     private final boolean anyFloatWeights;
+    /** Head sizes attention_tc handles (hd a multiple of 16, vd of 8, both at most 128). */
+    private final boolean tensorCoreAttention;
     private Gpu.Graph decodeGraph;
     private Gpu.Graph headGraph;
     private int lastTokens;
@@ -148,6 +150,8 @@ final class CudaLayers implements LayerRunner {
         this.attDim = c.heads() * c.valueDim();
         this.maxK = Math.max(Math.max(c.embedding(), attDim), c.feedForward());
         this.splitsDecode = Math.max(1, Math.min(32, context / 256));
+        this.tensorCoreAttention = c.headDim() % 16 == 0 && c.valueDim() % 8 == 0 && c.headDim() <= 128
+                && c.valueDim() <= 128;
         try {
             for (int l = first; l < end; l++) {
                 layers[l - first] = upload(w.layers()[l], l);
@@ -177,7 +181,7 @@ final class CudaLayers implements LayerRunner {
                 4L * t * qkvDim,                                // qkv
                 4L * t * attDim,                                // att
                 8L * t * c.feedForward(),                       // gu
-                4L * c.heads() * Math.max(t, splitsDecode) * (c.valueDim() + 2L), // part
+                4L * c.heads() * Math.max((long) t * PROMPT_SPLITS, splitsDecode) * (c.valueDim() + 2L), // part
                 withHead ? 4L * headTokens * c.vocab() : 0,     // logits
                 4L * headTokens,                                // argmax
                 4,                                              // pos
@@ -495,7 +499,8 @@ final class CudaLayers implements LayerRunner {
 
     /** Looks up every kernel a forward pass can use, so a missing one fails at load, not mid-generation. */
     private void resolveKernels() {
-        for (String k : new String[] {"rmsnorm", "swiglu", "qkv_post", "attention", "attention_combine",
+        for (String k : new String[] {"rmsnorm", "swiglu", "qkv_post", "attention", "attention_tiles", "attention_tc",
+                "attention_combine",
                 "attention_combine_rows", "argmax"}) {
             gpu.kernel(k);
         }
@@ -715,6 +720,37 @@ final class CudaLayers implements LayerRunner {
         }
     }
 
+    /**
+     * Where the last forward call's device time goes (a prompt's last micro-batch, say): the same
+     * tokens and positions once more, kernel by kernel between events (same cache rows, same result).
+     */
+    Profile profileLastForward() {
+        gpu.makeCurrent();
+        stream.synchronize();
+        timed = new ArrayList<>();
+        try {
+            Gpu.Mark a = stream.mark();
+            enqueueForward(lastTokens);
+            Gpu.Mark b = stream.mark();
+            stream.synchronize();
+            double total = b.millisSince(a);
+            a.close();
+            b.close();
+            Map<String, double[]> by = new LinkedHashMap<>();
+            for (Timed t : timed) {
+                // by kernel: a prompt's products differ only in their grids
+                double[] v = by.computeIfAbsent(t.what().split(" ")[0], w -> new double[2]);
+                v[0] += t.after().millisSince(t.before());
+                v[1]++;
+                t.before().close();
+                t.after().close();
+            }
+            return new Profile(total, by);
+        } finally {
+            timed = null;
+        }
+    }
+
     /** {@link #profileDecode}'s result: ms per recorded step, and per kernel and grid {ms, launches}. */
     record Profile(double graphMs, Map<String, double[]> byKernel) {
         double kernelsMs() {
@@ -756,10 +792,20 @@ final class CudaLayers implements LayerRunner {
                 L.qNorm, L.kNorm, c.rmsEps(), ropeCos, ropeSin, c.rope().dims(),
                 c.arch().ropeLayout() == RopeLayout.NEOX ? 1 : 0, posDev, L.keys, L.values,
                 DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType));
-        int splits = t == 1 ? splitsDecode : 1;
-        launch("attention", heads, t, splits, 128, qkv, qkvDim, L.keys, L.values,
-                DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
-                posDev, (float) (1.0 / Math.sqrt(c.headDim())), splits, part);
+        int splits = t == 1 ? splitsDecode : small || !tensorCoreAttention ? 1 : promptSplits(t);
+        float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        if (small) {
+            launch("attention", heads, t, splits, 128, qkv, qkvDim, L.keys, L.values, DeviceTypes.cacheId(keyType),
+                    DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(), posDev, scale, splits, part);
+        } else if (tensorCoreAttention) {  // many tokens: 16 at a time on tensor cores
+            launch("attention_tc", heads, (t + 15) / 16, splits, 32, qkv, qkvDim, L.keys, L.values,
+                    DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
+                    t, posDev, scale, splits, part);
+        } else {  // many tokens: each key tile is read once for 16 of them
+            launch("attention_tiles", heads, (t + 15) / 16, 1, 128, qkv, qkvDim, L.keys, L.values,
+                    DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
+                    t, posDev, scale, part);
+        }
         int vd = c.valueDim();
         if (vd % 32 == 0) {  // a block per head; each warp quantizes one block of 32
             launch("attention_combine", heads, t, 1, vd, part, heads, vd, splits, att, oq,
@@ -776,6 +822,15 @@ final class CudaLayers implements LayerRunner {
         launch("swiglu", (ff + 255) / 256, t, 1, 256, gu, gu + 4L * ff, 2 * ff, ff, of, oq,
                 oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
         product(new Proj(new Mat[] {L.down}, new int[] {0}, 0), t, nf, x, dim, true);
+    }
+
+    /** Most key ranges a prompt's attention is split into (attention_tc: one warp each). */
+    static final int PROMPT_SPLITS = 8;
+
+    /** Key ranges of a batch's attention: about 128 keys a warp (the last batch position decides). */
+    private int promptSplits(int t) {
+        int keys = hostPos.get(ValueLayout.JAVA_INT, 0) + t;
+        return Math.max(1, Math.min(PROMPT_SPLITS, keys / 128));
     }
 
     /**

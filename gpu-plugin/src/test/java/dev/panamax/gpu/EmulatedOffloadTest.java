@@ -97,14 +97,23 @@ class EmulatedOffloadTest {
                             p.byKernel().keySet().toString());
                 }
             }
+            // a batch re-run kernel by kernel: the norms twice per layer (no head), the rest once per layer
+            s.forward(new int[] {6, 7, 8}, 0, 3, 2, ignore);
+            CudaLayers.Profile batch = runner.profileLastForward();
+            assertEquals(2.0 * layers, batch.byKernel().get("rmsnorm")[1], batch.byKernel().keySet().toString());
+            for (String k : List.of("qkv_post", "attention", "swiglu")) {
+                assertEquals(layers, batch.byKernel().get(k)[1], k);
+            }
+            org.junit.jupiter.api.Assertions.assertTrue(batch.graphMs() > 0 && batch.kernelsMs() > 0, batch.toString());
         }
     }
 
     /**
      * Batches of 32+ tokens on a model whose first layer stays on the CPU (the device holds the second):
      * the CPU's layers run on the device, streamed layer by layer with their cached rows (the second
-     * batch reads the first one's keys and values back from the CPU's cache), and the logits are the
-     * exact ones within the device's f16 tolerance and the CPU's within its own.
+     * batch reads the first one's keys and values back from the CPU's cache, and its tensor-core
+     * attention splits the keys), and the logits are the exact ones within the device's f16
+     * tolerance and the CPU's within its own.
      */
     @ParameterizedTest
     @ValueSource(strings = {"qwen2-f32", "qwen3-f16", "llama-f16"})
@@ -113,13 +122,13 @@ class EmulatedOffloadTest {
         Path file = FIXTURES.resolve(name + ".gguf");
         OffloadCheck.Reference ref = OffloadCheck.Reference.of(file);
         int n = 40;
-        int more = 33;
+        int more = 233;  // the second batch sees 273 keys: its attention splits them over two warps
         int[] prompt = new int[n + more];
         System.arraycopy(ref.prompt(), 0, prompt, 0, ref.prompt().length);
         for (int i = ref.prompt().length; i < n + more; i++) {
             prompt[i] = (i * 37) % 250;
         }
-        SessionOptions o = OffloadCheck.options(128, GgmlType.F16);
+        SessionOptions o = OffloadCheck.options(512, GgmlType.F16);
         List<float[]> cpu = new java.util.ArrayList<>();
         List<float[]> dev = new java.util.ArrayList<>();
         Bench.Keeping keeping = new Bench.Keeping(new CudaBackend(gpu, true), new java.util.ArrayList<>());
