@@ -461,10 +461,13 @@ DEV uint32_t kv_pair(const uint8_t* row, int type, int d) {
 // register trick). Needs hd % 16 == 0 and vd % 8 == 0, both at most 128 (else attention_tiles).
 // The keys are split into `splits` ranges, one warp each (more warps in flight: each one waits on
 // its loads), written as `attention`'s (max, sum, unnormalized output) rows for attention_combine.
-// grid: (heads, ceil(tokens / 16), splits); block: 32
-KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
-                            int heads, int kvHeads, int hd, int vd, int tokens, const int* pos, float scale,
-                            int splits, float* part)) {
+// grid: (heads, ceil(tokens / 16), splits); block: 32 (kernel attention_tc below).
+// F16 cache rows (KT/VT == ST_F16) load without a type test per element, so the compiler can
+// issue a tile's loads together; other types go through kv_pair/kv_half with the runtime type.
+template <int KT, int VT>
+DEV void attention_tc_body(const float* q, int qs, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
+                           int heads, int kvHeads, int hd, int vd, int tokens, const int* pos, float scale,
+                           int splits, float* part) {
     const int h = blockIdx.x, t0 = blockIdx.y * 16, sp = blockIdx.z;
     const int kvh = h / (heads / kvHeads);
     const int pos0 = *pos;
@@ -501,7 +504,8 @@ KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const ui
             for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
                 if (ks < hd / 16) {
                     const int d = ks * 16 + 2 * tig;
-                    const uint32_t b[2] = {kv_pair(kr, ktype, d), kv_pair(kr, ktype, d + 8)};
+                    const uint32_t b[2] = {KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d) : kv_pair(kr, ktype, d),
+                                           KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d + 16) : kv_pair(kr, ktype, d + 8)};
                     mma_16816(s[nt], qa[ks], b);
                 }
             }
@@ -560,8 +564,10 @@ KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const ui
             o[nt][3] *= c8;
             if (nt < vd / 8) {
                 const int d = nt * 8 + g;
-                const uint32_t b[2] = {kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
-                                       kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
+                const uint32_t b[2] = {VT == ST_F16 ? ((const uint16_t*) va)[d] | ((uint32_t) ((const uint16_t*) vb)[d] << 16)
+                                                    : kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
+                                       VT == ST_F16 ? ((const uint16_t*) vc8)[d] | ((uint32_t) ((const uint16_t*) vd8)[d] << 16)
+                                                    : kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
                 mma_16816(o[nt], pa, b);
             }
         }
@@ -589,6 +595,17 @@ KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const ui
     if (tig == 0 && in8) {
         out8[0] = m8;
         out8[1] = l8;
+    }
+}
+
+KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
+                            int heads, int kvHeads, int hd, int vd, int tokens, const int* pos, float scale,
+                            int splits, float* part)) {
+    if (ktype == ST_F16 && vtype == ST_F16) {
+        attention_tc_body<ST_F16, ST_F16>(q, qs, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, tokens, pos, scale, splits,
+                                          part);
+    } else {
+        attention_tc_body<-1, -1>(q, qs, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, tokens, pos, scale, splits, part);
     }
 }
 
