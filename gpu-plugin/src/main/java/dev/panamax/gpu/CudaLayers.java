@@ -2,6 +2,7 @@ package dev.panamax.gpu;
 
 import dev.panamax.engine.backend.LayerOffload;
 import dev.panamax.engine.backend.LayerRunner;
+import dev.panamax.engine.backend.OffloadPlan;
 import dev.panamax.engine.model.Architecture.RopeLayout;
 import dev.panamax.engine.model.KvCache;
 import dev.panamax.engine.model.LayerWeights;
@@ -181,7 +182,8 @@ final class CudaLayers implements LayerRunner {
                 4L * t * qkvDim,                                // qkv
                 4L * t * attDim,                                // att
                 8L * t * c.feedForward(),                       // gu
-                4L * c.heads() * Math.max((long) t * PROMPT_SPLITS, splitsDecode) * (c.valueDim() + 2L), // part
+                4L * c.heads() * Math.max((long) t * OffloadPlan.attentionSplits(context), splitsDecode)
+                        * (c.valueDim() + 2L),                  // part
                 withHead ? 4L * headTokens * c.vocab() : 0,     // logits
                 4L * headTokens,                                // argmax
                 4,                                              // pos
@@ -824,13 +826,10 @@ final class CudaLayers implements LayerRunner {
         product(new Proj(new Mat[] {L.down}, new int[] {0}, 0), t, nf, x, dim, true);
     }
 
-    /** Most key ranges a prompt's attention is split into (attention_tc: one warp each). */
-    static final int PROMPT_SPLITS = 8;
-
-    /** Key ranges of a batch's attention: about 128 keys a warp (the last batch position decides). */
+    /** Key ranges of a batch's attention: about 128 keys a warp (attention_tc), as many as the scratch holds. */
     private int promptSplits(int t) {
         int keys = hostPos.get(ValueLayout.JAVA_INT, 0) + t;
-        return Math.max(1, Math.min(PROMPT_SPLITS, keys / 128));
+        return Math.max(1, Math.min(OffloadPlan.attentionSplits(context), keys / 128));
     }
 
     /**

@@ -132,6 +132,21 @@ final class OffloadCheck {
     static final int BATCH = 5;
     static final int STEPS = 8;
 
+    /** Where the largest error of rows [0, n) is: "prompt row i", "batch row i" or "decode step i". */
+    static String worstRow(List<float[]> a, float[][] b) {
+        int worst = 0;
+        double we = -1;
+        for (int i = 0; i < b.length; i++) {
+            double e = rowError(a, b, i, i + 1);
+            if (!(e <= we)) {
+                we = e;
+                worst = i;
+            }
+        }
+        return worst < PROMPT ? "prompt row " + worst
+                : worst < PROMPT + BATCH ? "batch row " + (worst - PROMPT) : "decode step " + (worst - PROMPT - BATCH);
+    }
+
     /** max |a - b| / rms(b) over rows [from, to). */
     static double rowError(List<float[]> a, float[][] b, int from, int to) {
         double worst = 0;
@@ -216,9 +231,10 @@ final class OffloadCheck {
                 }
                 boolean ok = vsCpu <= tolCpu && mismatches == 0 && (ref == null || exact <= exactTol);
                 report.check(ok, what, String.format(Locale.ROOT,
-                        "%d layers on the device, %d steps; logits vs CPU %.1e of rms (tol %.0e)%s; greedy %s: %d differ, "
-                                + "%d near-ties",
-                        s.layersOnDevice(), cpuRows.length, vsCpu, tolCpu, ref == null ? "" : String.format(Locale.ROOT,
+                        "%d layers on the device, %d steps; logits vs CPU %.1e of rms (tol %.0e, worst: %s)%s; greedy %s: "
+                                + "%d differ, %d near-ties",
+                        s.layersOnDevice(), cpuRows.length, vsCpu, tolCpu, worstRow(dev.logits(), cpuRows),
+                        ref == null ? "" : String.format(Locale.ROOT,
                                 ", prompt vs exact %.1e (tol %.1e; CPU %.1e)", exact, exactTol, cpuExact),
                         ref == null ? "vs CPU" : "vs reference", mismatches, nearTies));
             } catch (RuntimeException e) {

@@ -47,12 +47,19 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
 
     /**
      * Scratch a device needs for a micro-batch: activations of every projection, attention scores
-     * for the whole context, and the logits of the batch (vocab floats per token).
+     * for the whole context or the partial attention rows of a batch (per token and head, one per
+     * 128 keys, at most 8), whichever is larger, and the logits of the batch (vocab floats per token).
      */
     public static long scratchBytes(ModelConfig c, int context, int maxTokens) {
         long perToken = 4L * (3L * c.embedding() + c.queryDim() + 2L * c.kvDim() + 3L * c.feedForward() + c.vocab());
         long scores = 4L * c.heads() * (long) context * Math.min(maxTokens, 64);
-        return perToken * maxTokens + scores;
+        long partials = 4L * c.heads() * maxTokens * attentionSplits(context) * (c.valueDim() + 2L);
+        return perToken * maxTokens + Math.max(scores, partials);
+    }
+
+    /** Key ranges a batch's attention may be split into on a device: one per 128 keys of the context, 1 to 8. */
+    public static int attentionSplits(int context) {
+        return Math.max(1, Math.min(8, context / 128));
     }
 
     /** Slack for a streamed layer's alignment (each piece 256-aligned, with a tail for the device's block loads). */
