@@ -707,15 +707,7 @@ final class CudaLayers implements LayerRunner {
                 enqueueHead(0, 1, false);
             }
             stream.synchronize();
-            Map<String, double[]> by = new LinkedHashMap<>();
-            for (Timed t : timed) {
-                double[] v = by.computeIfAbsent(t.what(), w -> new double[2]);
-                v[0] += t.after().millisSince(t.before());
-                v[1]++;
-                t.before().close();
-                t.after().close();
-            }
-            return new Profile(graphMs, by);
+            return new Profile(graphMs, timesBy(java.util.function.Function.identity()));
         } finally {
             timed = null;
             matvecRows = rows;
@@ -738,19 +730,24 @@ final class CudaLayers implements LayerRunner {
             double total = b.millisSince(a);
             a.close();
             b.close();
-            Map<String, double[]> by = new LinkedHashMap<>();
-            for (Timed t : timed) {
-                // by kernel: a prompt's products differ only in their grids
-                double[] v = by.computeIfAbsent(t.what().split(" ")[0], w -> new double[2]);
-                v[0] += t.after().millisSince(t.before());
-                v[1]++;
-                t.before().close();
-                t.after().close();
-            }
-            return new Profile(total, by);
+            // by kernel: a prompt's products differ only in their grids
+            return new Profile(total, timesBy(what -> what.split(" ")[0]));
         } finally {
             timed = null;
         }
+    }
+
+    /** The timed launches' {ms, launches} grouped by {@code key} of "kernel grid", releasing their marks. */
+    private Map<String, double[]> timesBy(java.util.function.Function<String, String> key) {
+        Map<String, double[]> by = new LinkedHashMap<>();
+        for (Timed t : timed) {
+            double[] v = by.computeIfAbsent(key.apply(t.what()), w -> new double[2]);
+            v[0] += t.after().millisSince(t.before());
+            v[1]++;
+            t.before().close();
+            t.after().close();
+        }
+        return by;
     }
 
     /** {@link #profileDecode}'s result: ms per recorded step, and per kernel and grid {ms, launches}. */
