@@ -38,11 +38,19 @@ public final class WorkerPool implements AutoCloseable {
     static final int CHUNKS_PER_THREAD = 8;
     /** How long an idle worker spins before parking. */
     static final long SPIN_NANOS = 200_000;
+    /** Most threads: a loop's chunks (at most threads * CHUNKS_PER_THREAD) fit 16 bits of {@link #next}. */
+    static final int MAX_THREADS = 0xFFFF / CHUNKS_PER_THREAD;
 
     private final Thread[] workers;
     private final int threads;
     private final AtomicIntegerArray parked;
-    /** Generation (high 32 bits) and next unclaimed chunk (low 32 bits) of the current loop. */
+    /**
+     * The current loop's generation (high 32 bits), chunk count (next 16) and next unclaimed chunk
+     * (low 16), in one word so that a worker compares a chunk with its own loop's count: reading the
+     * count from a field let a worker still looking at the previous loop's word see the next loop's
+     * larger count and claim a chunk that does not exist, running a chunk of the new loop twice and
+     * counting one chunk too many (the caller then returned before its loop was done).
+     */
     private final AtomicLong next = new AtomicLong();
     private final AtomicInteger done = new AtomicInteger();
     private volatile long generation;
@@ -58,8 +66,8 @@ public final class WorkerPool implements AutoCloseable {
 
     /** A pool with {@code threads} threads in total, the caller's thread included. */
     public WorkerPool(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be at least 1: " + threads);
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be 1 to " + MAX_THREADS + ": " + threads);
         }
         this.threads = threads;
         this.workers = new Thread[threads - 1];
@@ -119,7 +127,7 @@ public final class WorkerPool implements AutoCloseable {
             failure = null;
             done.set(0);
             long g = ++generations;
-            next.set(g << 32);
+            next.set(g << 32 | (long) chunks << 16);
             generation = g;
             for (int i = 0; i < workers.length; i++) {
                 if (parked.get(i + 1) != 0) {
@@ -163,12 +171,12 @@ public final class WorkerPool implements AutoCloseable {
             if (v >>> 32 != g) {
                 return;
             }
-            int c = (int) v;
-            // chunks (read before the CAS) belongs to generation g whenever the CAS succeeds:
-            // a later loop starts only after every chunk of this one is done
-            if (c >= chunks) {
+            int c = (int) v & 0xFFFF;
+            if (c >= ((int) (v >>> 16) & 0xFFFF)) {
                 return;
             }
+            // a successful CAS leaves chunk c of generation g unfinished, so that loop's caller is still
+            // waiting and the fields below (written before its next.set) are still its loop's
             if (next.compareAndSet(v, v + 1)) {
                 try {
                     int start = c * chunkSize;

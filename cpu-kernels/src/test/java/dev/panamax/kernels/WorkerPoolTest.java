@@ -51,4 +51,33 @@ class WorkerPoolTest {
             assertEquals(1, hits.get(9));
         }
     }
+
+    /**
+     * A loop of many chunks right after one of few: a worker still leaving the first loop must not
+     * claim a chunk of the second (it once could, running that chunk twice and letting the caller
+     * return before the loop was done). Each loop checks, once parallelFor returns, that every index
+     * ran exactly once; more threads than cores make such stragglers common.
+     */
+    @Test
+    void aLoopRightAfterASmallerOneRunsEachChunkOnceAndCompletely() {
+        int threads = 5;
+        try (WorkerPool pool = new WorkerPool(threads)) {
+            int big = threads * WorkerPool.CHUNKS_PER_THREAD;
+            AtomicIntegerArray hits = new AtomicIntegerArray(big);
+            for (int rep = 0; rep < 100_000; rep++) {
+                pool.parallelFor(2, 1, (s, e) -> Thread.onSpinWait());
+                pool.parallelFor(big, 1, (s, e) -> {
+                    for (int i = s; i < e; i++) {
+                        hits.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < big; i++) {
+                    int h = hits.getAndSet(i, 0);
+                    if (h != 1) {
+                        throw new AssertionError("loop " + rep + ": index " + i + " ran " + h + " times before the call returned");
+                    }
+                }
+            }
+        }
+    }
 }
