@@ -6,8 +6,11 @@ import dev.panamax.engine.backend.Backend;
 import dev.panamax.engine.backend.BackendOptions;
 import dev.panamax.engine.backend.Backends;
 import dev.panamax.engine.backend.Detection;
+import dev.panamax.engine.quantize.Quantizer;
+import dev.panamax.engine.quantize.Recipes;
 import dev.panamax.engine.synthetic.SyntheticModels;
 import dev.panamax.gguf.GgmlType;
+import dev.panamax.gguf.GgufFile;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -279,7 +282,7 @@ public final class DeviceCheck {
                     OffloadChecks.toleranceCpu(f));
         }
         // a real-sized model: 10 of 28 layers, and a --vram-limit split
-        if (synthetic != null && fits("synthetic 1.5B offload", 60)) {
+        if (synthetic != null && fits("synthetic 1.5B offload", 90)) {
             step("make the 1.5B model", 240);
             try {
                 Path f = synthetic.join();
@@ -295,10 +298,34 @@ public final class DeviceCheck {
                     v.add(new OffloadCheck.Variant(String.format(Locale.ROOT, "--vram-limit %dKiB", lim.limitBytes() >> 10),
                             lim, n / 2));
                 }
-                oc.compare(f, "synthetic " + plan.syntheticCheck(), o, v, 0.02, 0.3);
+                oc.compare(f, "synthetic " + plan.syntheticCheck(), o, v, 0.02, 0.3, exactCopy(f, cores));
             } catch (RuntimeException e) {
                 report.error("synthetic 1.5B offload", e);
             }
+        }
+    }
+
+    /**
+     * The model with every tensor dequantized to F32 beside it (the exact reference of the synthetic
+     * checks), or null when it cannot be written (a note says why).
+     */
+    static Path exactCopy(Path model, int threads) {
+        Path out = model.resolveSibling(model.getFileName().toString().replace(".gguf", "") + "-F32.gguf");
+        if (Files.exists(out)) {
+            return out;
+        }
+        try (GgufFile in = GgufFile.open(model)) {
+            Quantizer.Options options = new Quantizer.Options(threads, true, List.of());
+            Quantizer.Job job = Quantizer.prepare(in, Recipes.fromType("F32", Quantizer.layers(in)), options);
+            if (Files.getFileStore(out.getParent()).getUsableSpace() < job.outputTensorBytes() + (1L << 30)) {
+                report.line("note: no room for the exact F32 copy of " + model.getFileName() + " in " + out.getParent());
+                return null;
+            }
+            Quantizer.write(in, job, out, options, new Quantizer.Listener() {});
+            return out;
+        } catch (IOException | RuntimeException e) {
+            report.line("note: no exact F32 copy of " + model.getFileName() + ": " + e.getMessage());
+            return null;
         }
     }
 
