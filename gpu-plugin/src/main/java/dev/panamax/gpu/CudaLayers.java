@@ -123,6 +123,11 @@ final class CudaLayers implements LayerRunner {
     private final MemorySegment hostNewKv;    // page-locked: the batch's keys and values of every CPU layer
 
     private final boolean anyFloatWeights;
+    /**
+     * Whether batches may attend with attention_tc (else attention_tiles, which the larger head sizes
+     * use anyway): tests turn it off to run the shared-memory kernel on small models.
+     */
+    static volatile boolean attentionTensorCores = true;
     /** Head sizes attention_tc handles (hd a multiple of 16, vd of 8, both at most 128). */
     private final boolean tensorCoreAttention;
     private Gpu.Graph decodeGraph;
@@ -151,7 +156,7 @@ final class CudaLayers implements LayerRunner {
         this.attDim = c.heads() * c.valueDim();
         this.maxK = Math.max(Math.max(c.embedding(), attDim), c.feedForward());
         this.splitsDecode = Math.max(1, Math.min(32, context / 256));
-        this.tensorCoreAttention = c.headDim() % 16 == 0 && c.valueDim() % 8 == 0 && c.headDim() <= 128
+        this.tensorCoreAttention = attentionTensorCores && c.headDim() % 16 == 0 && c.valueDim() % 8 == 0 && c.headDim() <= 128
                 && c.valueDim() <= 128;
         try {
             for (int l = first; l < end; l++) {

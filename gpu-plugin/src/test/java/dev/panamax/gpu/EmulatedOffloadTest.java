@@ -65,6 +65,28 @@ class EmulatedOffloadTest {
         assertEquals(List.of(), r.failures());
     }
 
+    /** Prompts attending with the shared-memory tile kernel (what head sizes above 128 use). */
+    @org.junit.jupiter.api.Test
+    void promptsWithTheSharedMemoryAttention() {
+        assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
+        Report r = new Report(System.out, null);
+        CudaLayers.attentionTensorCores = false;
+        try {
+            for (String name : List.of("qwen3-f16", "qwen2-quant-q4_k")) {
+                Path file = FIXTURES.resolve(name + ".gguf");
+                for (GgmlType kv : List.of(GgmlType.F16, GgmlType.Q8_0)) {
+                    SessionOptions o = OffloadCheck.options(64, kv);
+                    new OffloadCheck(r, new CudaBackend(gpu, true)).compare(file, name + " kv " + kv + " attention_tiles", o,
+                            OffloadChecks.variants(file, o), OffloadChecks.toleranceExact(file),
+                            OffloadChecks.toleranceCpu(file));
+                }
+            }
+        } finally {
+            CudaLayers.attentionTensorCores = true;
+        }
+        assertEquals(List.of(), r.failures());
+    }
+
     /**
      * The decode profile re-runs one step kernel by kernel: every per-layer kernel once per layer,
      * the norms twice per layer plus the head's, and the recorded step timed as a whole.
