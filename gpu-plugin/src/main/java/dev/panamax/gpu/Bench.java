@@ -106,24 +106,16 @@ final class Bench {
                     lines.add(String.format(Locale.ROOT, "pp%d %.3f s a pass; %s", promptTokens, ppSeconds / reps,
                             device.streamSummary(streamed, reps)));
                 }
-                if (profile && device != null) {
+                if (profile && device != null) {  // a session has one device runner
                     s.truncate(0);
                     s.forward(prompt, 0, prompt.length, prompt.length - 1, greedy);
                     CudaLayers.Profile p = device.profileLastForward();
                     lines.add(String.format(Locale.ROOT, "prompt profile (last micro-batch of pp%d, %d tokens): %.3f ms "
                             + "(without the head), kernel by kernel %.3f ms:", promptTokens, s.microBatch(), p.graphMs(),
                             p.kernelsMs()));
-                    p.byKernel().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
-                            .limit(14).forEach(e -> lines.add(String.format(Locale.ROOT, "  %8.3f ms %4.0f launches  %s",
-                                    e.getValue()[0], e.getValue()[1], e.getKey())));
-                }
-                if (profile) {
-                    for (LayerRunner runner : keeping.runners()) {
-                        if (runner instanceof CudaLayers cl) {
-                            for (int rows : new int[] {0, 1, 2}) {
-                                lines.addAll(describe(cl.profileDecode(rows, 20), rows, 1000 / tg));
-                            }
-                        }
+                    lines.addAll(kernelLines(p, 14));
+                    for (int rows : new int[] {0, 1, 2}) {
+                        lines.addAll(describe(device.profileDecode(rows, 20), rows, 1000 / tg));
                     }
                 }
                 return new Result(m.displayName(), config, s.layersOnDevice(), m.config().layers(), pp, tg,
@@ -137,10 +129,15 @@ final class Bench {
         out.add(String.format(Locale.ROOT,
                 "profile (matvec rows/warp %s): token %.3f ms in tg, recorded step %.3f ms, kernel by kernel %.3f ms:",
                 rows == 0 ? "per type" : String.valueOf(rows), tokenMs, p.graphMs(), p.kernelsMs()));
-        p.byKernel().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
-                .forEach(e -> out.add(String.format(Locale.ROOT, "  %8.3f ms %4.0f launches  %s", e.getValue()[0],
-                        e.getValue()[1], e.getKey())));
+        out.addAll(kernelLines(p, Integer.MAX_VALUE));
         return out;
+    }
+
+    /** The profile's kernels, slowest first, at most {@code limit} lines: "ms launches kernel". */
+    private static List<String> kernelLines(CudaLayers.Profile p, int limit) {
+        return p.byKernel().entrySet().stream().sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0]))
+                .limit(limit).map(e -> String.format(Locale.ROOT, "  %8.3f ms %4.0f launches  %s", e.getValue()[0],
+                        e.getValue()[1], e.getKey())).toList();
     }
 
     static String header() {
