@@ -37,6 +37,7 @@ public final class Activations {
     private final int[] q8_KSum32;
     private final short[] q8_0Wide;
     private final short[] q8_KWide;
+    private final short[] q8_KEvenOdd;
     private final boolean[] ready = new boolean[ActivationType.values().length];
     /** Per activation type, its values as floats in interleaved groups of four tokens ({@link #quads}). */
     private final float[][] quads = {new float[0], new float[0], new float[0]};
@@ -61,6 +62,7 @@ public final class Activations {
         this.q8_KSum32 = by256 ? new int[f32.length / 32] : new int[0];
         this.q8_0Wide = by32 ? new short[f32.length] : new short[0];
         this.q8_KWide = by256 ? new short[f32.length] : new short[0];
+        this.q8_KEvenOdd = by256 ? new short[f32.length] : new short[0];
     }
 
     /** A single-token activation holding a copy of {@code x}, prepared for nothing yet. */
@@ -123,6 +125,7 @@ public final class Activations {
                     ActivationQuantizer.q8_K(f32, t * dim, dim, q8_K, q8_KScale, q8_KSum16);
                 }
                 widen(q8_K, q8_KWide, tokens * dim);
+                splitEvenOdd(q8_KWide, q8_KEvenOdd, tokens * dim);
                 for (int g = 0; g < tokens * dim / 32; g++) {
                     q8_KSum32[g] = q8_KSum16[2 * g] + q8_KSum16[2 * g + 1];
                 }
@@ -183,6 +186,16 @@ public final class Activations {
         }
     }
 
+    /** Each group of 32 values as its 16 even-indexed values, then its 16 odd-indexed ones. */
+    private static void splitEvenOdd(short[] q, short[] split, int n) {
+        for (int g = 0; g < n; g += 32) {
+            for (int i = 0; i < 16; i++) {
+                split[g + i] = q[g + 2 * i];
+                split[g + 16 + i] = q[g + 2 * i + 1];
+            }
+        }
+    }
+
     /** Whether {@code type} has been prepared since the last change. */
     public boolean isPrepared(ActivationType type) {
         return type == ActivationType.F32 || ready[type.ordinal()];
@@ -218,6 +231,17 @@ public final class Activations {
     /** {@link #q8_K()} widened to int16 (same values, same layout). */
     public short[] q8_KWide() {
         return q8_KWide;
+    }
+
+    /**
+     * The int16 Q8_K values ({@link #q8_KWide()}) with each group of 32 split into its even- and
+     * odd-indexed halves: {@code evenOdd[32g + i] = q[32g + 2i]}, {@code evenOdd[32g + 16 + i] =
+     * q[32g + 2i + 1]}. A kernel that loads 32 weight bytes as 16 shorts has value 2i in the low
+     * byte and value 2i+1 in the high byte of lane i: it masks both out with whole-vector shifts
+     * and ands (no widening or shuffles) and multiplies them with the two halves of this layout.
+     */
+    public short[] q8_KEvenOdd() {
+        return q8_KEvenOdd;
     }
 
     public float[] q8_KScale() {

@@ -82,8 +82,16 @@ final class KQuants {
     static final VectorSpecies<Float> F2 = FloatVector.SPECIES_256;
     /** 16 bytes: zero-extended into one S2 vector. */
     static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
+    /** 32 bytes: reinterpreted as the 16 shorts of one S2 vector (the even/odd kernels). */
+    static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into one I2 vector. */
     static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
+
+    /**
+     * Per-thread table of one super-block's unpacked scales for the 256-bit dot kernels: a
+     * sub-block's broadcast is then one instruction from memory.
+     */
+    static final ThreadLocal<int[]> SCALE_TABLE = ThreadLocal.withInitial(() -> new int[16]);
 
     /** Widening load of S.length() bytes from a segment. */
     static ShortVector loadS(MemorySegment m, long off) {

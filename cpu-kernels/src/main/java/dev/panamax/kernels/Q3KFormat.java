@@ -26,6 +26,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -178,28 +179,33 @@ final class Q3KFormat implements QuantFormat {
     }
 
     /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[16]);
+    /** Int lanes 4..7: the second scale group of an even/odd product vector. */
+    private static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(I2, 0xF0);
 
     /**
-     * The 256-bit decode kernel ({@link KQuants#V256}): levels taken unsigned (q + 4, 0..7; the
-     * offset comes off once per super-block through the per-16 activation sums), one product per
-     * lane per 16-value group, pair-summed into ints and scaled by the group's scale from a small
-     * per-thread table (a memory broadcast is one instruction; building each from the packed
-     * bits is five).
+     * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
+     * activations ({@link Activations#q8_KEvenOdd()}). The
+     * 32 bytes of qs[32h..] and of hmask are loaded as 16 shorts (lane i: bytes 2i and 2i+1, i.e.
+     * values l = 2i and 2i+1), and for each k int-wide shifts and masks give the even and odd
+     * levels, taken unsigned (q + 4, 0..7; the offset comes off through the per-16 activation
+     * sums): 2 products per short lane, pair sums into ints, whose lanes 0..3 belong to scale group
+     * 8h+2k (l &lt; 16) and lanes 4..7 to group 8h+2k+1.
      */
-    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KWide();
+        short[] a = x.q8_KEvenOdd();
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
-        int[] sc = SCALES.get();
+        // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
+        MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
+        int[] sc = KQuants.SCALE_TABLE.get();
         FloatVector acc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
+            int o = b * BLOCK;
             int ab = token * nb + b;
             int ao = QK_K * ab;
-            // bytes 94..109 (scales at 96, d at 108) through one vector load: scalar segment reads are calls here
-            LongVector hdr = ByteVector.fromMemorySegment(B2, w, o + 94, LE).reinterpretAsLongs();
+            // bytes 94..109: the scales at 96, d at 108
+            LongVector hdr = ByteVector.fromMemorySegment(B2, w, (long) (o + 94), LE).reinterpretAsLongs();
             long hd0 = hdr.lane(0);
             long hd1 = hdr.lane(1);
             long s8 = (hd0 >>> 16) | (hd1 << 48);
@@ -208,39 +214,31 @@ final class Q3KFormat implements QuantFormat {
                     .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
             IntVector hi = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Hi(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            // the scales in a small table: each group's broadcast is then one instruction from memory
             lo.intoArray(sc, 0);
             hi.intoArray(sc, 8);
             // sum_g sc_g * (sum (q + 4) a - 4 * bsum_g)
             IntVector isum = lo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .lanewise(VectorOperators.LSHL, 2).neg();
-            // loops, not hand unrolling: C2 unrolls them after inlining, and a short body keeps
-            // the compilation under the node counts past which vector ops stop being intrinsified
+            // high bit of value 128h + 32k + l: bit 4h + k of hmask[l]
+            IntVector hm = ByteVector.fromMemorySegment(KQuants.B32, w, o, LE).reinterpretAsInts();
             for (int h = 0; h < 2; h++) {
-                for (int l = 0; l < 32; l += 16) {
-                    ShortVector qs = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    ShortVector hm4 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0))
-                            .lanewise(VectorOperators.LSHL, 2);
-                    // value e = 128h + 32k + l + i: 2 low bits at 2k of qs, the high bit at 4h + k of hmask
-                    int e = 128 * h + l;
-                    int hb = 4 * h;
-                    ShortVector p0 = qs.and((short) 3).or(hm4.lanewise(VectorOperators.LSHR, hb).and((short) 4))
-                            .mul(ShortVector.fromArray(S2, a, ao + e));
-                    ShortVector p1 = qs.lanewise(VectorOperators.LSHR, 2).and((short) 3).or(hm4.lanewise(VectorOperators.LSHR, hb + 1).and((short) 4))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 32));
-                    ShortVector p2 = qs.lanewise(VectorOperators.LSHR, 4).and((short) 3).or(hm4.lanewise(VectorOperators.LSHR, hb + 2).and((short) 4))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 64));
-                    ShortVector p3 = qs.lanewise(VectorOperators.LSHR, 6).or(hm4.lanewise(VectorOperators.LSHR, hb + 3).and((short) 4))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 96));
-                    int g = e / 16;
-                    // pair sums written out (a helper call would not be inlined past C2's node cutoff)
-                    IntVector v0 = p0.reinterpretAsInts();
-                    IntVector v1 = p1.reinterpretAsInts();
-                    IntVector v2 = p2.reinterpretAsInts();
-                    IntVector v3 = p3.reinterpretAsInts();
-                    isum = isum.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g]))
-                            .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]))
-                            .add(v2.add(v2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]))
-                            .add(v3.add(v3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+                IntVector qs = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 32 + 32 * h), LE).reinterpretAsInts();
+                // a loop with the bit fields shifted into place as it goes (qs by 2, hm by 1 per k):
+                // unrolled by hand, the four bodies' live vectors spill
+                for (int k = 0; k < 4; k++) {
+                    int e = ao + 128 * h + 32 * k;
+                    int g = 8 * h + 2 * k;
+                    // bits 0-1 (even byte) and 8-9 (odd byte) of qs; hmask bits 0 and 8 to bit 2
+                    IntVector p = qs.and(0x00030003).or(hm.lanewise(VectorOperators.LSHL, 2).and(0x00040004)).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(S2, a, e))
+                            .add(qs.lanewise(VectorOperators.LSHR, 8).and(0x00030003).or(hm.lanewise(VectorOperators.LSHR, 6).and(0x00040004))
+                                    .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 16))).reinterpretAsInts();
+                    // pair sums ((x + (x << 16)) >> 16), times the scales of groups g (lanes 0-3) and g + 1 (lanes 4-7)
+                    isum = isum.add(p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
+                            .mul(IntVector.broadcast(I2, sc[g]).blend(sc[g + 1], UPPER_HALF)));
+                    qs = qs.lanewise(VectorOperators.LSHR, 2);
+                    hm = hm.lanewise(VectorOperators.LSHR, 1);
                 }
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab]), acc);

@@ -196,29 +196,30 @@ final class Q4KFormat implements QuantFormat {
     }
 
     /**
-     * The 256-bit decode kernel ({@link KQuants#V256}): per chunk of 64 values, 32 level bytes are
-     * zero-extended to shorts, split into the two sub-blocks' nibbles and multiplied by the int16
-     * Q8_K activations (2 products per lane: at most 2*15*127, pair sums below 2^13), summed into
-     * ints per sub-block and scaled; the mins go through the per-32 activation sums in 8 int lanes.
-     * Written out chunk by chunk with no vector-valued helpers: see {@link KQuants} on C2.
+     * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row. Each chunk of 64 values
+     * is 32 level bytes, loaded as one vector of 16
+     * shorts: lane i holds bytes 2i and 2i+1, so four int-wide shift-and-masks give the low
+     * nibbles of the even and odd bytes (sub-block 2c, values 2i and 2i+1) and their high nibbles
+     * (sub-block 2c+1), which multiply the even/odd halves of the activations ({@link
+     * Activations#q8_KEvenOdd()}) with no widening or shuffling: 2 products per short lane (at most
+     * 2*15*127), pair sums into ints, times the sub-block scale. The mins go through the per-32
+     * activation sums in 8 int lanes. Written with Vector API calls only: see {@link KQuants} on C2.
      */
-    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[8]);
-
-    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KWide();
+        short[] a = x.q8_KEvenOdd();
         float[] ad = x.q8_KScale();
         int[] s32 = x.q8_KSum32();
-        int[] scs = SCALES.get();
+        // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
+        MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
+        int[] scs = KQuants.SCALE_TABLE.get();
         FloatVector acc = FloatVector.zero(F2);
         FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
+            int o = b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            // the 16-byte header through one vector load: scalar segment reads are calls here
-            LongVector hdr = ByteVector.fromMemorySegment(B2, w, o, LE).reinterpretAsLongs();
+            LongVector hdr = ByteVector.fromMemorySegment(B2, w, (long) o, LE).reinterpretAsLongs();
             long h0 = hdr.lane(0);
             long h1 = hdr.lane(1);
             long s8 = (h0 >>> 32) | (h1 << 32);
@@ -228,40 +229,28 @@ final class Q4KFormat implements QuantFormat {
                     .convertShape(VectorOperators.B2I, I2, 0)).intoArray(scs, 0);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
-            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
+            macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
             IntVector isum = IntVector.zero(I2);
-            // a loop, not hand unrolling: C2 unrolls it after inlining, and a short body keeps the
-            // compilation under the node counts past which vector ops stop being intrinsified
-            // two chunks of 64 values per iteration: C2 does not unroll a loop this size by itself,
-            // and unrolling all four makes the compilation big enough to stop intrinsifying
-            for (int c = 0; c < 4; c += 2) {
-                ShortVector v0;
-                ShortVector v1;
-                IntVector lo;
-                IntVector hi;
-                // sub-blocks 2c (low nibbles) and 2c+1 (high): 2 products per lane, < 2^13
-                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * c))
-                        .add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16))).reinterpretAsInts();
-                hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
-                        .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48))).reinterpretAsInts();
+            for (int c = 0; c < 4; c++) {
+                IntVector q = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 16 + 32 * c), LE).reinterpretAsInts();
+                ShortVector lowEven = q.and(0x000F000F).reinterpretAsShorts();
+                ShortVector highEven = q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts();
+                ShortVector lowOdd = q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts();
+                ShortVector highOdd = q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts();
+                IntVector lo = lowEven.mul(ShortVector.fromArray(S2, a, ao + 64 * c))
+                        .add(lowOdd.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16))).reinterpretAsInts();
+                IntVector hi = highEven.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
+                        .add(highOdd.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48))).reinterpretAsInts();
+                // pair sums: (x + (x << 16)) >> 16 is the sum of an int lane's two shorts
                 isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c]))
                         .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c + 1]));
-                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                lo = v0.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1)))
-                        .add(v1.and((short) 15).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 16))).reinterpretAsInts();
-                hi = v0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 32))
-                        .add(v1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 48))).reinterpretAsInts();
-                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * (c + 1)]))
-                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * (c + 1) + 1]));
             }
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) h0) * da), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) h0) * da), acc);
         }
-        return FloatLanes.sum(acc) - FloatLanes.sum(macc);
+        // one lane sum (a call: C2 has stopped inlining by here) for both accumulators
+        return FloatLanes.sum(acc.sub(macc));
     }
 
     @Override

@@ -170,21 +170,28 @@ final class Q5KFormat implements QuantFormat {
      * to 31, 2 products per lane (at most 2*31*127), pair sums below 2^14.
      */
     /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[8]);
-
-    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+    /**
+     * The 256-bit kernel ({@link KQuants#V256}): {@link Q4KFormat}'s even/odd kernel (one 32-byte
+     * load of levels per 64 values, int-wide shift-and-masks, {@link Activations#q8_KEvenOdd()})
+     * plus the fifth bits: qh[l] bit j is the high bit of value l of sub-block j, so with qh loaded
+     * the same way (lane i: bytes 2i, 2i+1) and shifted right by 2c, bits 0 and 1 (even byte) and 8
+     * and 9 (odd byte) go to bit 4 of the four level vectors of chunk c. Levels up to 31: 2
+     * products per short lane, at most 2*31*127.
+     */
+    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KWide();
+        short[] a = x.q8_KEvenOdd();
         float[] ad = x.q8_KScale();
         int[] s32 = x.q8_KSum32();
-        int[] scs = SCALES.get();
+        // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
+        MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
+        int[] scs = KQuants.SCALE_TABLE.get();
         FloatVector acc = FloatVector.zero(F2);
         FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
+            int o = b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            // the 16-byte header through one vector load: scalar segment reads are calls here
             LongVector hdr = ByteVector.fromMemorySegment(B2, w, o, LE).reinterpretAsLongs();
             long hd0 = hdr.lane(0);
             long hd1 = hdr.lane(1);
@@ -198,44 +205,29 @@ final class Q5KFormat implements QuantFormat {
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, KQuants.F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
-            // high bits of value 64c + l (+32): bit 2c (2c+1) of qh[l], moved to bit 4 by the shifts below
-            ShortVector h0 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0))
-                    .lanewise(VectorOperators.LSHL, 4);
-            ShortVector h1 = ((ShortVector) ByteVector.fromMemorySegment(B2, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0))
-                    .lanewise(VectorOperators.LSHL, 4);
+            IntVector qh = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 16), LE).reinterpretAsInts();
             IntVector isum = IntVector.zero(I2);
-            // two chunks of 64 values per iteration: C2 does not unroll a loop this size by itself,
-            // and unrolling all four makes the compilation big enough to stop intrinsifying
-            for (int c = 0; c < 4; c += 2) {
-                ShortVector v0;
-                ShortVector v1;
-                IntVector lo;
-                IntVector hi;
-                // sub-blocks 2c (low nibbles) and 2c+1 (high), levels up to 31: 2 products per lane, < 2^14
-                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + 32 * c, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                lo = v0.and((short) 15).or(h0.lanewise(VectorOperators.LSHR, 2 * c).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c))
-                        .add(v1.and((short) 15).or(h1.lanewise(VectorOperators.LSHR, 2 * c).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16)))
-                        .reinterpretAsInts();
-                hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * c + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
-                        .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * c + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48)))
-                        .reinterpretAsInts();
+            for (int c = 0; c < 4; c++) {
+                IntVector q = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 48 + 32 * c), LE).reinterpretAsInts();
+                ShortVector lowEven = q.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).reinterpretAsShorts();
+                ShortVector highEven = q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F)
+                        .or(qh.lanewise(VectorOperators.LSHL, 3).and(0x00100010)).reinterpretAsShorts();
+                ShortVector lowOdd = q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F)
+                        .or(qh.lanewise(VectorOperators.LSHR, 4).and(0x00100010)).reinterpretAsShorts();
+                ShortVector highOdd = q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F)
+                        .or(qh.lanewise(VectorOperators.LSHR, 5).and(0x00100010)).reinterpretAsShorts();
+                IntVector lo = lowEven.mul(ShortVector.fromArray(S2, a, ao + 64 * c))
+                        .add(lowOdd.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16))).reinterpretAsInts();
+                IntVector hi = highEven.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
+                        .add(highOdd.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48))).reinterpretAsInts();
                 isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c]))
                         .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c + 1]));
-                v0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 48 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                v1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 + 32 * (c + 1), LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                lo = v0.and((short) 15).or(h0.lanewise(VectorOperators.LSHR, 2 * (c + 1)).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1)))
-                        .add(v1.and((short) 15).or(h1.lanewise(VectorOperators.LSHR, 2 * (c + 1)).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 16)))
-                        .reinterpretAsInts();
-                hi = v0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * (c + 1) + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 32))
-                        .add(v1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * (c + 1) + 1).and((short) 16)).mul(ShortVector.fromArray(S2, a, ao + 64 * (c + 1) + 48)))
-                        .reinterpretAsInts();
-                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * (c + 1)]))
-                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * (c + 1) + 1]));
+                qh = qh.lanewise(VectorOperators.LSHR, 2);
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) hd0) * da), acc);
         }
-        return FloatLanes.sum(acc) - FloatLanes.sum(macc);
+        // one lane sum (a call: C2 has stopped inlining by here) for both accumulators
+        return FloatLanes.sum(acc.sub(macc));
     }
 
     @Override

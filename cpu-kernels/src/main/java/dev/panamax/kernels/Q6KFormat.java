@@ -24,6 +24,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -176,22 +177,34 @@ final class Q6KFormat implements QuantFormat {
      * no vector-valued helpers (see {@link KQuants} on C2).
      */
     /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    private static final ThreadLocal<int[]> SCALES = ThreadLocal.withInitial(() -> new int[16]);
+    /** Int lanes 4..7: the second scale group of an even/odd product vector. */
+    private static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(I2, 0xF0);
 
-    private static float dot256(MemorySegment w, long rowOffset, Activations x, int token) {
+    /**
+     * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
+     * activations ({@link Activations#q8_KEvenOdd()}). The
+     * 32 bytes of ql and qh are loaded as 16 shorts each (lane i: bytes 2i and 2i+1, i.e. values
+     * l = 2i and 2i+1), and the even and odd 6-bit levels come out with int-wide shifts and
+     * masks: 2 products per short lane
+     * (at most 2*63*127), pair sums into ints, whose lanes 0..3 belong to scale group 8h+2k (l &lt;
+     * 16) and lanes 4..7 to group 8h+2k+1. Levels are unsigned; the -32 comes off through the
+     * activation sums.
+     */
+    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KWide();
+        short[] a = x.q8_KEvenOdd();
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
-        int[] sc = SCALES.get();
+        // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
+        MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
+        int[] sc = KQuants.SCALE_TABLE.get();
         FloatVector acc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
-            long o = rowOffset + (long) b * BLOCK;
+            int o = b * BLOCK;
             int ab = token * nb + b;
             int ao = QK_K * ab;
-            ByteVector scb = ByteVector.fromMemorySegment(B2, w, o + 192, LE);
-            // d as a scalar through a vector load: scalar segment reads are calls here
-            float d = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, o + 194, LE).reinterpretAsLongs().lane(1) >>> 48));
+            ByteVector scb = ByteVector.fromMemorySegment(B2, w, (long) (o + 192), LE);
+            float d = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, (long) (o + 194), LE).reinterpretAsLongs().lane(1) >>> 48));
             IntVector sLo = (IntVector) scb.convertShape(VectorOperators.B2I, I2, 0);
             IntVector sHi = (IntVector) scb.convertShape(VectorOperators.B2I, I2, 1);
             // the scales in a small table: each group's broadcast is then one instruction from memory
@@ -199,27 +212,31 @@ final class Q6KFormat implements QuantFormat {
             sHi.intoArray(sc, 8);
             IntVector isum = sLo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(sHi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .lanewise(VectorOperators.LSHL, 5).neg();
+            // the 32 bytes of ql at 64h + 32j hold values 128h + 32j + l (low nibbles, k = j) and
+            // 128h + 32(j+2) + l (high nibbles, k = j + 2); their high bits are bits 2j, 2j+1 and
+            // 2j+4, 2j+5 of qh[32h + l]
             for (int h = 0; h < 2; h++) {
-                for (int l = 0; l < 32; l += 16) {
-                    // values e = 128h + 32k + l .. +15, group e / 16, for k = 0..3
-                    int e = 128 * h + l;
-                    int g = 8 * h + l / 16;
-                    ShortVector qh = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 128 + 32 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    ShortVector ql0 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    ShortVector ql1 = (ShortVector) ByteVector.fromMemorySegment(B2, w, o + 64 * h + 32 + l, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S2, 0);
-                    // unsigned levels 0..63 (the -32 comes off through the activation sums): one product per lane
-                    IntVector p0 = ql0.and((short) 15).or(qh.lanewise(VectorOperators.LSHL, 4).and((short) 0x30))
-                            .mul(ShortVector.fromArray(S2, a, ao + e)).reinterpretAsInts();
-                    IntVector p1 = ql1.and((short) 15).or(qh.lanewise(VectorOperators.LSHL, 2).and((short) 0x30))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 32)).reinterpretAsInts();
-                    IntVector p2 = ql0.lanewise(VectorOperators.LSHR, 4).or(qh.and((short) 0x30))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 64)).reinterpretAsInts();
-                    IntVector p3 = ql1.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and((short) 0x30))
-                            .mul(ShortVector.fromArray(S2, a, ao + e + 96)).reinterpretAsInts();
-                    isum = isum.add(p0.add(p0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g]))
-                            .add(p1.add(p1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 2]))
-                            .add(p2.add(p2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 4]))
-                            .add(p3.add(p3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc[g + 6]));
+                IntVector qh = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 128 + 32 * h), LE).reinterpretAsInts();
+                for (int j = 0; j < 2; j++) {
+                    IntVector ql = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 64 * h + 32 * j), LE).reinterpretAsInts();
+                    int e = ao + 128 * h + 32 * j;
+                    int g = 8 * h + 2 * j;
+                    // k = j: low nibbles; qh bits 0-1 (even byte) and 8-9 (odd byte) to bits 4-5
+                    IntVector pLow = ql.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00300030)).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(S2, a, e))
+                            .add(ql.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 4).and(0x00300030))
+                                    .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 16))).reinterpretAsInts();
+                    // k = j + 2: high nibbles; qh bits 4-5 and 12-13
+                    IntVector pHigh = ql.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(qh.and(0x00300030)).reinterpretAsShorts()
+                            .mul(ShortVector.fromArray(S2, a, e + 64))
+                            .add(ql.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 8).and(0x00300030))
+                                    .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 80))).reinterpretAsInts();
+                    // pair sums ((x + (x << 16)) >> 16), times the scales of groups g (lanes 0-3) and g + 1 (lanes 4-7), g + 4 and g + 5
+                    isum = isum.add(pLow.add(pLow.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
+                                    .mul(IntVector.broadcast(I2, sc[g]).blend(sc[g + 1], UPPER_HALF)))
+                            .add(pHigh.add(pHigh.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
+                                    .mul(IntVector.broadcast(I2, sc[g + 4]).blend(sc[g + 5], UPPER_HALF)));
+                    qh = qh.lanewise(VectorOperators.LSHR, 2);
                 }
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, d * ad[ab]), acc);
