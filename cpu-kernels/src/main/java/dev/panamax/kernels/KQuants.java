@@ -8,6 +8,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -84,6 +85,12 @@ final class KQuants {
     static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
     /** 32 bytes: reinterpreted as the 16 shorts of one S2 vector (the even/odd kernels). */
     static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    /**
+     * Int lanes 4..7 of an I2 vector: in the even/odd kernels of the types with a scale per 16
+     * values (Q3_K, Q6_K), a pair-summed product vector holds one group in lanes 0..3 and the next
+     * in lanes 4..7, and its scales are one broadcast blended with another over this mask.
+     */
+    static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(I2, 0xF0);
     /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into one I2 vector. */
     static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
 

@@ -24,7 +24,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -177,9 +176,6 @@ final class Q6KFormat implements QuantFormat {
      * no vector-valued helpers (see {@link KQuants} on C2).
      */
     /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    /** Int lanes 4..7: the second scale group of an even/odd product vector. */
-    private static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(I2, 0xF0);
-
     /**
      * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
      * activations ({@link Activations#q8_KEvenOdd()}). The
@@ -233,9 +229,9 @@ final class Q6KFormat implements QuantFormat {
                                     .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 80))).reinterpretAsInts();
                     // pair sums ((x + (x << 16)) >> 16), times the scales of groups g (lanes 0-3) and g + 1 (lanes 4-7), g + 4 and g + 5
                     isum = isum.add(pLow.add(pLow.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                                    .mul(IntVector.broadcast(I2, sc[g]).blend(sc[g + 1], UPPER_HALF)))
+                                    .mul(IntVector.broadcast(I2, sc[g]).blend(sc[g + 1], KQuants.UPPER_HALF)))
                             .add(pHigh.add(pHigh.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                                    .mul(IntVector.broadcast(I2, sc[g + 4]).blend(sc[g + 5], UPPER_HALF)));
+                                    .mul(IntVector.broadcast(I2, sc[g + 4]).blend(sc[g + 5], KQuants.UPPER_HALF)));
                     qh = qh.lanewise(VectorOperators.LSHR, 2);
                 }
             }
