@@ -155,7 +155,7 @@ final class CudaLayers implements LayerRunner {
         this.qkvDim = c.queryDim() + c.kvDim() + c.kvValueDim();
         this.attDim = c.heads() * c.valueDim();
         this.maxK = Math.max(Math.max(c.embedding(), attDim), c.feedForward());
-        this.splitsDecode = OffloadPlan.decodeSplits(context);
+        this.splitsDecode = Math.max(1, Math.min(32, context / 256));
         this.tensorCoreAttention = attentionTensorCores && c.headDim() % 16 == 0 && c.valueDim() % 8 == 0 && c.headDim() <= 128
                 && c.valueDim() <= 128;
         try {

@@ -53,24 +53,13 @@ public record OffloadPlan(int layers, int layersOnDevice, boolean headOnDevice, 
     public static long scratchBytes(ModelConfig c, int context, int maxTokens) {
         long perToken = 4L * (3L * c.embedding() + c.queryDim() + 2L * c.kvDim() + 3L * c.feedForward() + c.vocab());
         long scores = 4L * c.heads() * (long) context * Math.min(maxTokens, 64);
-        long partials = 4L * c.heads() * Math.max((long) maxTokens * attentionSplits(context), decodeSplits(context))
-                * (c.valueDim() + 2L);
+        long partials = 4L * c.heads() * maxTokens * attentionSplits(context) * (c.valueDim() + 2L);
         return perToken * maxTokens + Math.max(scores, partials);
     }
 
     /** Key ranges a batch's attention may be split into on a device: one per 128 keys of the context, 1 to 8. */
     public static int attentionSplits(int context) {
         return Math.max(1, Math.min(8, context / 128));
-    }
-
-    /**
-     * Key ranges a decode step's attention is split into on a device: one per 64 keys of the
-     * context, 1 to 64. Each range is one block's serial work, so more of them shorten a long
-     * context's step (H100, 14B at depth 2048: 123 tokens/s against 120 with one per 256 keys);
-     * 128 ranges cost more in the merge than they save.
-     */
-    public static int decodeSplits(int context) {
-        return Math.max(1, Math.min(64, context / 64));
     }
 
     /** Slack for a streamed layer's alignment (each piece 256-aligned, with a tail for the device's block loads). */

@@ -92,18 +92,4 @@ class OffloadPlanTest {
         assertEquals(10, all.layersOnDevice());
         assertEquals(scratch, all.scratchBytes());
     }
-
-    @Test
-    void decodeSplitsFollowTheContextAndTheScratchHoldsTheirPartials() {
-        assertEquals(1, OffloadPlan.decodeSplits(32));
-        assertEquals(8, OffloadPlan.decodeSplits(512));
-        assertEquals(64, OffloadPlan.decodeSplits(4096));
-        assertEquals(64, OffloadPlan.decodeSplits(131072));
-        // one token at a time: besides the per-token buffers, room for the (max, sum, values) rows of
-        // every head and decode split (with these heads of 64 values more than the scores of one token)
-        long perToken = 4L * (3L * CONFIG.embedding() + CONFIG.queryDim() + 2L * CONFIG.kvDim() + 3L * CONFIG.feedForward()
-                + CONFIG.vocab());
-        long partials = 4L * CONFIG.heads() * OffloadPlan.decodeSplits(4096) * (CONFIG.valueDim() + 2L);
-        assertEquals(perToken + partials, OffloadPlan.scratchBytes(CONFIG, 4096, 1));
-    }
 }
