@@ -20,7 +20,9 @@ import java.util.Arrays;
  * Each int8 form also comes widened to int16 ({@link #q8_0Wide()}, {@link #q8_KWide()}, same
  * values and layout): the Vector API has no int8 multiply-add, so kernels multiply in 16-bit
  * lanes, and widening the activations once per prepare instead of once per weight row saves
- * most of a quantized dot product's shuffle work.
+ * most of a quantized dot product's shuffle work. The int16 Q8_K form comes once more with each
+ * group of 32 split into its even and odd values ({@link #q8_KEvenOdd()}), the order in which the
+ * 256-bit K-quant kernels take their levels out of the weight bytes.
  */
 public final class Activations {
     private final int maxTokens;
