@@ -38,7 +38,7 @@ public final class CpuLayers implements LayerRunner {
     private final float attnScale;
 
     private final Activations normed;     // rmsnorm(x), input of q/k/v and gate/up
-    private final Activations query;      // one "token" per (token, head): headDim values
+    private final float[] query;          // q of each token: heads x headDim values
     private final float[] key;
     private final float[] value;
     private final Activations attention;  // attention output, input of Wo
@@ -75,7 +75,7 @@ public final class CpuLayers implements LayerRunner {
         this.neox = c.arch().ropeLayout() == RopeLayout.NEOX;
         this.attnScale = (float) (1.0 / Math.sqrt(c.headDim()));
         this.normed = new Activations(maxTokens, c.embedding());
-        this.query = new Activations(maxTokens * c.heads(), c.headDim());
+        this.query = new float[maxTokens * c.queryDim()];
         this.key = new float[maxTokens * c.kvDim()];
         this.value = new float[maxTokens * c.kvValueDim()];
         this.attention = new Activations(maxTokens, c.heads() * c.valueDim());
@@ -93,7 +93,7 @@ public final class CpuLayers implements LayerRunner {
             gateUp[l] = new QuantMatrix[] {layers[l].gate(), layers[l].up()};
         }
         this.offload = offload;
-        this.qkvOut = new float[][] {query.f32(), key, value};
+        this.qkvOut = new float[][] {query, key, value};
         this.gateUpOut = new float[][] {ffn.f32(), up};
     }
 
@@ -118,7 +118,6 @@ public final class CpuLayers implements LayerRunner {
             rope.angles(pos0 + t, cos, sin, t * half);
         }
         normed.setTokens(tokens);
-        query.setTokens(tokens * c.heads());
         attention.setTokens(tokens);
         ffn.setTokens(tokens);
         for (int l = 0; l < layers.length; l++) {
@@ -135,7 +134,7 @@ public final class CpuLayers implements LayerRunner {
         }
         normed.invalidate();
         MatOps.matmul(qkv[l], normed, qkvOut, pool);
-        float[] q = query.f32();
+        float[] q = query;
         int hd = c.headDim();
         int half = c.rope().dims() / 2;
         for (int t = 0; t < tokens; t++) {
@@ -186,7 +185,7 @@ public final class CpuLayers implements LayerRunner {
         QuantFormat vf = cache.valueFormat();
         MemorySegment keys = cache.keys(layer);
         MemorySegment values = cache.values(layer);
-        float[] q = query.f32();
+        float[] q = query;
         float[] out = attention.f32();
         pool.parallelFor(tokens * kvHeads, 1, (worker, start, end) -> {
             float[] s = scores[worker];
