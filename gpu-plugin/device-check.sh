@@ -2,7 +2,7 @@
 # GPU checks and benchmark for the CUDA plugin, on a machine with an NVIDIA GPU and no Java: it runs
 # the jlink image cli/target/panamax (build it where Java is: mvn -q -B -DskipTests package).
 #
-#   gpu-plugin/device-check.sh [all|checks|bench]      (default: all; from anywhere)
+#   gpu-plugin/device-check.sh [all|checks|kernels|bench]   (default: all; from anywhere)
 #   gpu-plugin/device-check.sh pack                    (here, where Java is: see below)
 #
 # The image with its Java runtime is about 50 MB and a copy of the working tree is 33 MB, more than
@@ -13,10 +13,12 @@
 # checks: per-type kernel checks against the CPU kernels, kernel speeds, whole-model checks (every
 #         reference fixture fully and partially offloaded with each KV cache type, a synthetic 1.5B
 #         model with 10 of 28 layers and with a --vram-limit split);
+# kernels: the per-type kernel checks and speeds only;
 # bench:  synthetic 14B Q4_K_H / Q4_K_M and Qwen3-0.6B Q8_0 files made here, pp512 / tg128 with all
 #         layers on the GPU (F16 and Q8_0 KV) and with --vram-limit 6GiB.
 # Results: PASS/FAIL lines and tables on stdout and in $OUT/gpu-report.txt (OUT defaults to
 # ./device-check-out), the full log in $OUT/device-check.log. Exit status 0 when nothing failed.
+# BENCH=SPEC[,SPEC] benchmarks only those synthetic models (all layers, F16 KV).
 # DEADLINE_S (default 530) bounds the run: steps that no longer fit are skipped, a hang is cut off.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -67,6 +69,7 @@ export NCCL_NVLS_ENABLE=0
 timeout -k 10 $((deadline + 40)) "$java" --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
   -XX:+UseParallelGC -Xss4m -Xmx32g -cp "$image/lib/*" dev.panamax.gpu.DeviceCheck "$mode" \
   --out "$OUT" --models "$models" --fixtures "$root/engine/src/test/resources/fixtures" --deadline-s "$deadline" \
+  ${BENCH:+--bench "$BENCH"} \
   2>&1 | tee "$OUT/device-check.log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then

@@ -77,6 +77,22 @@ DEV void ld8_a2(const uint8_t* p, uint32_t (&w)[2]) {
     w[0] = __funnelshift_r(v0, v1, sh);
     w[1] = __funnelshift_r(v1, v2, sh);
 }
+// 14 bytes at a 2-aligned address as four words (bytes 12-13 in the low half of the last): four
+// aligned words, funnel-shifted; reads up to 2 bytes past the 14
+DEV void ld14_a2(const uint8_t* p, uint32_t (&w)[4]) {
+    const uint32_t* b = (const uint32_t*) ((uintptr_t) p & ~(uintptr_t) 3);
+    const uint32_t sh = ((uint32_t) (uintptr_t) p & 3u) * 8u;
+    uint32_t v[4];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        v[i] = b[i];
+    }
+#pragma unroll
+    for (int i = 0; i < 3; i++) {
+        w[i] = __funnelshift_r(v[i], v[i + 1], sh);
+    }
+    w[3] = v[3] >> sh;
+}
 DEV void ld16_a4(const uint8_t* p, uint32_t (&w)[4]) {
     const uint32_t* q = (const uint32_t*) p;
 #pragma unroll
@@ -142,5 +158,18 @@ DEV void ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
                  : "r"(addr));
 #else
     emu_ldmatrix_x4(r, smem_row);
+#endif
+}
+
+// the same, transposed: lane L gets elements (2 (L%4), L/4) and (2 (L%4) + 1, L/4) of each matrix
+// (a B fragment of mma.m16n8k16 from row-major k x n data)
+DEV void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row) {
+#ifdef __CUDA_ARCH__
+    uint32_t addr = (uint32_t) __cvta_generic_to_shared(smem_row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+#else
+    emu_ldmatrix_x4_trans(r, smem_row);
 #endif
 }

@@ -453,6 +453,139 @@ DEV uint32_t kv_pair(const uint8_t* row, int type, int d) {
 }
 
 #define ATC_MAXD 128
+#define ATC_VLD (ATC_MAXD + 8)  // halves a row of a warp's value tile: rows 16 bytes apart in the banks
+
+// One tile of 16 keys [k0, k0 + 16) of a warp's tensor-core attention (attention_tc and
+// attention_gqa): S = Q K^T with mma.m16n8k16 (K's B fragments straight from the cache), the
+// running max and sum of rows g (m0, l0) and g + 8 (m8, l8) in the 4 lanes that hold them, and
+// O += P V reusing S's accumulator layout as P's A fragment (FlashAttention-2's register trick).
+// Row g sees the keys below lim0, row g + 8 those below lim8 (0: a row outside the batch); rows
+// past n - 1 read row n - 1 (written, masked).
+template <int KT, int VT, bool VSMEM>
+DEV void tc_tile(const uint32_t (&qa)[ATC_MAXD / 16][4], float (&o)[ATC_MAXD / 8][4], float& m0, float& m8, float& l0,
+                 float& l8, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype, int kvHeads, int kvh, int hd,
+                 int vd, long krb, long vrb, int n, int k0, int lim0, int lim8, uint16_t* sv) {
+    const int lane = threadIdx.x % WARP, g = lane / 4, tig = lane % 4;
+    // with VSMEM, F16 values: the tile's 16 rows are loaded now, 16 bytes a lane (their latency overlaps the
+    // scores), and reach the B fragments through shared memory and ldmatrix.trans
+    constexpr bool smemValues = VSMEM && VT == ST_F16;
+    uint4 vrow[smemValues ? 8 : 1];
+    if (smemValues) {
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const int i = lane + WARP * j, key = i / 16, c = i % 16;
+            if (c < vd / 8) {
+                vrow[j] = *(const uint4*) (vc + ((long) min(k0 + key, n - 1) * kvHeads + kvh) * vrb + 16 * c);
+            }
+        }
+    }
+    float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+#pragma unroll
+    for (int nt = 0; nt < 2; nt++) {
+        // B = K^T: lane's column is key k0 + 8 nt + g (past n: any written row, masked below)
+        const uint8_t* kr = kc + ((long) min(k0 + nt * 8 + g, n - 1) * kvHeads + kvh) * krb;
+#pragma unroll
+        for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
+            if (ks < hd / 16) {
+                const int d = ks * 16 + 2 * tig;
+                const uint32_t b[2] = {KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d) : kv_pair(kr, ktype, d),
+                                       KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d + 16) : kv_pair(kr, ktype, d + 8)};
+                mma_16816(s[nt], qa[ks], b);
+            }
+        }
+    }
+    float mx0 = -INFINITY, mx8 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int p = k0 + nt * 8 + 2 * tig + (e & 1);
+            if (p >= (e >= 2 ? lim8 : lim0)) s[nt][e] = -INFINITY;
+        }
+        mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+        mx8 = fmaxf(mx8, fmaxf(s[nt][2], s[nt][3]));
+    }
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {  // the 4 lanes of a row
+        mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, off));
+        mx8 = fmaxf(mx8, __shfl_xor_sync(FULL_MASK, mx8, off));
+    }
+    const float n0 = fmaxf(m0, mx0), n8 = fmaxf(m8, mx8);
+    const float c0 = n0 == -INFINITY ? 1.f : expf(m0 - n0), c8 = n8 == -INFINITY ? 1.f : expf(m8 - n8);
+    float sum0 = 0.f, sum8 = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < 2; nt++) {
+        s[nt][0] = n0 == -INFINITY ? 0.f : expf(s[nt][0] - n0);
+        s[nt][1] = n0 == -INFINITY ? 0.f : expf(s[nt][1] - n0);
+        s[nt][2] = n8 == -INFINITY ? 0.f : expf(s[nt][2] - n8);
+        s[nt][3] = n8 == -INFINITY ? 0.f : expf(s[nt][3] - n8);
+        sum0 += s[nt][0] + s[nt][1];
+        sum8 += s[nt][2] + s[nt][3];
+    }
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+        sum0 += __shfl_xor_sync(FULL_MASK, sum0, off);
+        sum8 += __shfl_xor_sync(FULL_MASK, sum8, off);
+    }
+    l0 = l0 * c0 + sum0;
+    l8 = l8 * c8 + sum8;
+    m0 = n0;
+    m8 = n8;
+    // P (16 x 16 keys) as an A fragment: S's accumulators are already in that layout
+    const uint32_t pa[4] = {pack_h2(s[0][0], s[0][1]), pack_h2(s[0][2], s[0][3]), pack_h2(s[1][0], s[1][1]),
+                            pack_h2(s[1][2], s[1][3])};
+    if (smemValues) {
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            const int i = lane + WARP * j, key = i / 16, c = i % 16;
+            if (c < vd / 8) *(uint4*) (sv + key * ATC_VLD + 8 * c) = vrow[j];
+        }
+        __syncwarp();
+#pragma unroll
+        for (int nt = 0; nt < ATC_MAXD / 8; nt += 2) {
+            o[nt][0] *= c0;
+            o[nt][1] *= c0;
+            o[nt][2] *= c8;
+            o[nt][3] *= c8;
+            o[nt + 1][0] *= c0;
+            o[nt + 1][1] *= c0;
+            o[nt + 1][2] *= c8;
+            o[nt + 1][3] *= c8;
+            if (nt < vd / 8) {  // with vd % 16 == 8, columns vd.. of o[nt + 1] are never written out
+                // matrices: keys 0-7 and 8-15 of columns 8 nt.., then of 8 (nt + 1)..
+                const int m = lane / 8;
+                uint32_t r[4];
+                ldmatrix_x4_trans(r, sv + ((m & 1) * 8 + lane % 8) * ATC_VLD + (nt + (m >> 1)) * 8);
+                const uint32_t b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
+                mma_16816(o[nt], pa, b0);
+                mma_16816(o[nt + 1], pa, b1);
+            }
+        }
+        __syncwarp();  // the next tile overwrites sv
+        return;
+    }
+    // B = V: lane's keys are k0 + 2 tig (+1) and k0 + 8 + 2 tig (+1) (past n: P is 0 there)
+    const uint8_t* va = vc + ((long) min(k0 + 2 * tig, n - 1) * kvHeads + kvh) * vrb;
+    const uint8_t* vb = vc + ((long) min(k0 + 2 * tig + 1, n - 1) * kvHeads + kvh) * vrb;
+    const uint8_t* vc8 = vc + ((long) min(k0 + 2 * tig + 8, n - 1) * kvHeads + kvh) * vrb;
+    const uint8_t* vd8 = vc + ((long) min(k0 + 2 * tig + 9, n - 1) * kvHeads + kvh) * vrb;
+#pragma unroll
+    for (int nt = 0; nt < ATC_MAXD / 8; nt++) {
+        o[nt][0] *= c0;
+        o[nt][1] *= c0;
+        o[nt][2] *= c8;
+        o[nt][3] *= c8;
+        if (nt < vd / 8) {
+            const int d = nt * 8 + g;
+            const uint32_t b[2] = {VT == ST_F16 ? ((const uint16_t*) va)[d] | ((uint32_t) ((const uint16_t*) vb)[d] << 16)
+                                                : kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
+                                   VT == ST_F16 ? ((const uint16_t*) vc8)[d] | ((uint32_t) ((const uint16_t*) vd8)[d] << 16)
+                                                : kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
+            mma_16816(o[nt], pa, b);
+        }
+    }
+}
+
 
 // Causal attention of query head h for 16 consecutive tokens on tensor cores (prompts): one warp
 // computes S = Q K^T for 16 keys at a time with mma.m16n8k16 (Q's fragments stay in registers,
@@ -494,83 +627,11 @@ DEV void attention_tc_body(const float* q, int qs, const uint8_t* kc, const uint
 #pragma unroll
     for (int nt = 0; nt < ATC_MAXD / 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
     float m0 = -INFINITY, m8 = -INFINITY, l0 = 0.f, l8 = 0.f;
+    // causal: row r sees keys up to pos0 + t0 + r, and this warp only [kb, ke)
+    const int lim0 = in0 ? min(ke, pos0 + t0 + g + 1) : 0, lim8 = in8 ? min(ke, pos0 + t0 + g + 9) : 0;
     for (int k0 = kb; k0 < ke; k0 += 16) {
-        float s[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
-#pragma unroll
-        for (int nt = 0; nt < 2; nt++) {
-            // B = K^T: lane's column is key k0 + 8 nt + g (past n: any written row, masked below)
-            const uint8_t* kr = kc + ((long) min(k0 + nt * 8 + g, n - 1) * kvHeads + kvh) * krb;
-#pragma unroll
-            for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
-                if (ks < hd / 16) {
-                    const int d = ks * 16 + 2 * tig;
-                    const uint32_t b[2] = {KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d) : kv_pair(kr, ktype, d),
-                                           KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d + 16) : kv_pair(kr, ktype, d + 8)};
-                    mma_16816(s[nt], qa[ks], b);
-                }
-            }
-        }
-        float mx0 = -INFINITY, mx8 = -INFINITY;
-#pragma unroll
-        for (int nt = 0; nt < 2; nt++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int row = g + (e >= 2 ? 8 : 0);
-                const int p = k0 + nt * 8 + 2 * tig + (e & 1);
-                if (row >= rows || p >= ke || p > pos0 + t0 + row) s[nt][e] = -INFINITY;
-            }
-            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-            mx8 = fmaxf(mx8, fmaxf(s[nt][2], s[nt][3]));
-        }
-#pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {  // the 4 lanes of a row
-            mx0 = fmaxf(mx0, __shfl_xor_sync(FULL_MASK, mx0, off));
-            mx8 = fmaxf(mx8, __shfl_xor_sync(FULL_MASK, mx8, off));
-        }
-        const float n0 = fmaxf(m0, mx0), n8 = fmaxf(m8, mx8);
-        const float c0 = n0 == -INFINITY ? 1.f : expf(m0 - n0), c8 = n8 == -INFINITY ? 1.f : expf(m8 - n8);
-        float sum0 = 0.f, sum8 = 0.f;
-#pragma unroll
-        for (int nt = 0; nt < 2; nt++) {
-            s[nt][0] = n0 == -INFINITY ? 0.f : expf(s[nt][0] - n0);
-            s[nt][1] = n0 == -INFINITY ? 0.f : expf(s[nt][1] - n0);
-            s[nt][2] = n8 == -INFINITY ? 0.f : expf(s[nt][2] - n8);
-            s[nt][3] = n8 == -INFINITY ? 0.f : expf(s[nt][3] - n8);
-            sum0 += s[nt][0] + s[nt][1];
-            sum8 += s[nt][2] + s[nt][3];
-        }
-#pragma unroll
-        for (int off = 1; off < 4; off <<= 1) {
-            sum0 += __shfl_xor_sync(FULL_MASK, sum0, off);
-            sum8 += __shfl_xor_sync(FULL_MASK, sum8, off);
-        }
-        l0 = l0 * c0 + sum0;
-        l8 = l8 * c8 + sum8;
-        m0 = n0;
-        m8 = n8;
-        // P (16 x 16 keys) as an A fragment: S's accumulators are already in that layout
-        const uint32_t pa[4] = {pack_h2(s[0][0], s[0][1]), pack_h2(s[0][2], s[0][3]), pack_h2(s[1][0], s[1][1]),
-                                pack_h2(s[1][2], s[1][3])};
-        // B = V: lane's keys are k0 + 2 tig (+1) and k0 + 8 + 2 tig (+1) (past n: P is 0 there)
-        const uint8_t* va = vc + ((long) min(k0 + 2 * tig, n - 1) * kvHeads + kvh) * vrb;
-        const uint8_t* vb = vc + ((long) min(k0 + 2 * tig + 1, n - 1) * kvHeads + kvh) * vrb;
-        const uint8_t* vc8 = vc + ((long) min(k0 + 2 * tig + 8, n - 1) * kvHeads + kvh) * vrb;
-        const uint8_t* vd8 = vc + ((long) min(k0 + 2 * tig + 9, n - 1) * kvHeads + kvh) * vrb;
-#pragma unroll
-        for (int nt = 0; nt < ATC_MAXD / 8; nt++) {
-            o[nt][0] *= c0;
-            o[nt][1] *= c0;
-            o[nt][2] *= c8;
-            o[nt][3] *= c8;
-            if (nt < vd / 8) {
-                const int d = nt * 8 + g;
-                const uint32_t b[2] = {VT == ST_F16 ? ((const uint16_t*) va)[d] | ((uint32_t) ((const uint16_t*) vb)[d] << 16)
-                                                    : kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
-                                       VT == ST_F16 ? ((const uint16_t*) vc8)[d] | ((uint32_t) ((const uint16_t*) vd8)[d] << 16)
-                                                    : kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
-                mma_16816(o[nt], pa, b);
-            }
-        }
+        tc_tile<KT, VT, false>(qa, o, m0, m8, l0, l8, kc, vc, ktype, vtype, kvHeads, kvh, hd, vd, krb, vrb, n, k0, lim0,
+                               lim8, nullptr);
     }
     float* out0 = part + (((long) (t0 + g) * heads + h) * splits + sp) * (vd + 2);
     float* out8 = part + (((long) (t0 + g + 8) * heads + h) * splits + sp) * (vd + 2);
@@ -606,6 +667,178 @@ KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const ui
                                           part);
     } else {
         attention_tc_body<-1, -1>(q, qs, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, tokens, pos, scale, splits, part);
+    }
+}
+
+#define AGQ_WARPS 4
+#define AGQ_MAXSPLITS 32
+
+// Decode attention (one token) of the G = heads / kvHeads query heads that share kv head kvh, on
+// tensor cores: the G heads are the rows of the mma tiles (G <= 16), so every key and value row
+// is read once for all of them (attention reads it once per query head). Block b of blockIdx.y
+// takes keys [b chunk, (b + 1) chunk), chunk a multiple of 64 with `splits` blocks (at most
+// AGQ_MAXSPLITS) covering the context; its 4 warps take every fourth tile of 16 keys and merge in
+// shared memory. Blocks past the last key leave at once. With one block holding keys (short
+// contexts) it writes the output row itself; else each block writes its (max, sum, unnormalized
+// output) rows in attention's part layout and the last one of the kv head to finish (a ticket in
+// count[kvh], back to 0 after) merges them. Either way the output goes out as attention_combine
+// writes it (f32, int8 with scales and sums; vd % 32 == 0), so no combine launch follows.
+// Needs hd % 16 == 0, vd % 32 == 0, both at most 128.
+// grid: (kvHeads, splits); block: 128
+// sum over blocks s < used of p[s * stride] * f[s] (L2 reads: other blocks wrote p)
+DEV float merged_row(const float* p, int stride, const float* f, int used) {
+    float v = 0.f;
+#pragma unroll 8
+    for (int s = 0; s < used; s++) v += __ldcg(p + (long) s * stride) * f[s];
+    return v;
+}
+
+struct AgqShared {
+    union {
+        __align__(16) uint16_t v[AGQ_WARPS][16 * ATC_VLD];  // each warp's value tile, then
+        float o[AGQ_WARPS][16][ATC_MAXD];                  // each warp's rows, merged at the end
+    };
+    float m[AGQ_WARPS][16], l[AGQ_WARPS][16];
+    float f[16][AGQ_MAXSPLITS];  // per row: the weight of each warp (block merge) or block (last-block merge)
+    float rowMax[16], rowSum[16];
+    unsigned ticket;
+};
+
+// The G rows' outputs v (row r, column d < vd) to of and the int8 form: thread-strided, a warp's 32
+// values one quantization block (vd % 32 == 0)
+#define AGQ_WRITE_OUT(VALUE)                                                   \
+    for (int i = threadIdx.x; i < G * vd; i += blockDim.x) {                   \
+        const int r = i / vd, d = i % vd;                                      \
+        const float v = (VALUE);                                               \
+        const int e = (h0 + r) * vd + d, qb = e / 32;                          \
+        of[e] = v;                                                             \
+        quant32(v, lane, oq + 32L * qb, od + qb, os + 2 * qb);                 \
+    }
+
+template <int KT, int VT>
+DEV void attention_gqa_body(const float* q, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype, int heads,
+                            int kvHeads, int hd, int vd, const int* pos, float scale, int splits, float* part,
+                            unsigned* count, float* of, int8_t* oq, float* od, float* os, AgqShared& sh) {
+    const int kvh = blockIdx.x, b = blockIdx.y;
+    const int G = heads / kvHeads, h0 = kvh * G;
+    const int n = *pos + 1;
+    const int chunk = (n + 64 * splits - 1) / (64 * splits) * 64;
+    const int used = (n + chunk - 1) / chunk;  // blocks with keys
+    if (b >= used) return;
+    const int kb = b * chunk, ke = min(n, kb + chunk);
+    const long krb = kv_row_bytes(ktype, hd), vrb = kv_row_bytes(vtype, vd);
+    const int warp = threadIdx.x / WARP, lane = threadIdx.x % WARP, g = lane / 4, tig = lane % 4;
+    const bool in0 = g < G, in8 = g + 8 < G;
+    const float* q0 = q + (long) (h0 + (in0 ? g : 0)) * hd;
+    const float* q8 = q + (long) (h0 + (in8 ? g + 8 : 0)) * hd;
+    uint32_t qa[ATC_MAXD / 16][4];  // A fragments of the G query rows, scaled; rows past G are 0
+#pragma unroll
+    for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
+        const int d = ks * 16 + 2 * tig;
+        const bool k = ks < hd / 16;
+        qa[ks][0] = k && in0 ? pack_h2(q0[d] * scale, q0[d + 1] * scale) : 0u;
+        qa[ks][1] = k && in8 ? pack_h2(q8[d] * scale, q8[d + 1] * scale) : 0u;
+        qa[ks][2] = k && in0 ? pack_h2(q0[d + 8] * scale, q0[d + 9] * scale) : 0u;
+        qa[ks][3] = k && in8 ? pack_h2(q8[d + 8] * scale, q8[d + 9] * scale) : 0u;
+    }
+    float o[ATC_MAXD / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < ATC_MAXD / 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
+    float m0 = -INFINITY, m8 = -INFINITY, l0 = 0.f, l8 = 0.f;
+    const int lim0 = in0 ? ke : 0, lim8 = in8 ? ke : 0;
+    for (int k0 = kb + 16 * warp; k0 < ke; k0 += 16 * AGQ_WARPS) {
+        tc_tile<KT, VT, true>(qa, o, m0, m8, l0, l8, kc, vc, ktype, vtype, kvHeads, kvh, hd, vd, krb, vrb, n, k0, lim0,
+                              lim8, sh.v[warp]);
+    }
+    __syncthreads();  // o overlays v
+#pragma unroll
+    for (int nt = 0; nt < ATC_MAXD / 8; nt++) {
+        const int d = nt * 8 + 2 * tig;
+        sh.o[warp][g][d] = o[nt][0];
+        sh.o[warp][g][d + 1] = o[nt][1];
+        sh.o[warp][g + 8][d] = o[nt][2];
+        sh.o[warp][g + 8][d + 1] = o[nt][3];
+    }
+    if (tig == 0) {
+        sh.m[warp][g] = m0;
+        sh.l[warp][g] = l0;
+        sh.m[warp][g + 8] = m8;
+        sh.l[warp][g + 8] = l8;
+    }
+    __syncthreads();
+    // the block's rows: each warp's weight exp(m_w - M), then the weighted sums
+    if (threadIdx.x < G) {
+        const int r = threadIdx.x;
+        float M = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < AGQ_WARPS; w++) M = fmaxf(M, sh.m[w][r]);
+        float L = 0.f;
+#pragma unroll
+        for (int w = 0; w < AGQ_WARPS; w++) {
+            const float f = sh.m[w][r] == -INFINITY ? 0.f : expf(sh.m[w][r] - M);
+            sh.f[r][w] = f;
+            L += sh.l[w][r] * f;
+        }
+        sh.rowMax[r] = M;
+        sh.rowSum[r] = L;
+    }
+    __syncthreads();
+    // AGQ_WARPS == 4 terms
+#define AGQ_BLOCK_ROW(r, d) \
+    (sh.o[0][r][d] * sh.f[r][0] + sh.o[1][r][d] * sh.f[r][1] + sh.o[2][r][d] * sh.f[r][2] + sh.o[3][r][d] * sh.f[r][3])
+    if (used == 1) {  // the only block with keys: the output row directly
+        AGQ_WRITE_OUT(AGQ_BLOCK_ROW(r, d) / sh.rowSum[r])
+        return;
+    }
+    for (int i = threadIdx.x; i < G * vd; i += blockDim.x) {
+        const int r = i / vd, d = i % vd;
+        part[((long) (h0 + r) * splits + b) * (vd + 2) + 2 + d] = AGQ_BLOCK_ROW(r, d);
+    }
+#undef AGQ_BLOCK_ROW
+    if (threadIdx.x < G) {
+        float* pr = part + ((long) (h0 + threadIdx.x) * splits + b) * (vd + 2);
+        pr[0] = sh.rowMax[threadIdx.x];
+        pr[1] = sh.rowSum[threadIdx.x];
+    }
+    // the last block of this kv head merges all blocks' rows
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) sh.ticket = atomicAdd(count + kvh, 1u);
+    __syncthreads();
+    if (sh.ticket != (unsigned) used - 1) return;
+    __threadfence();
+    if (threadIdx.x < G) {  // each block's weight exp(m_b - M) for row r, and the row's sum
+        const int r = threadIdx.x;
+        const float* pp = part + (long) (h0 + r) * splits * (vd + 2);
+        float M = -INFINITY;
+#pragma unroll 8
+        for (int sp = 0; sp < used; sp++) M = fmaxf(M, __ldcg(pp + sp * (vd + 2)));
+        float L = 0.f;
+#pragma unroll 8
+        for (int sp = 0; sp < used; sp++) {
+            const float ms = __ldcg(pp + sp * (vd + 2));
+            const float f = ms == -INFINITY ? 0.f : expf(ms - M);
+            sh.f[r][sp] = f;
+            L += __ldcg(pp + sp * (vd + 2) + 1) * f;
+        }
+        sh.rowSum[r] = L;
+    }
+    __syncthreads();
+    AGQ_WRITE_OUT(merged_row(part + (long) (h0 + r) * splits * (vd + 2) + 2 + d, vd + 2, sh.f[r], used) / sh.rowSum[r])
+    if (threadIdx.x == 0) count[kvh] = 0;
+}
+#undef AGQ_WRITE_OUT
+
+KERNEL_LB(attention_gqa, 128, (const float* q, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype, int heads,
+                              int kvHeads, int hd, int vd, const int* pos, float scale, int splits, float* part,
+                              unsigned* count, float* of, int8_t* oq, float* od, float* os)) {
+    __shared__ AgqShared sh;
+    if (ktype == ST_F16 && vtype == ST_F16) {
+        attention_gqa_body<ST_F16, ST_F16>(q, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, pos, scale, splits, part,
+                                           count, of, oq, od, os, sh);
+    } else {
+        attention_gqa_body<-1, -1>(q, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, pos, scale, splits, part, count,
+                                   of, oq, od, os, sh);
     }
 }
 

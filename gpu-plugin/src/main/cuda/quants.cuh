@@ -221,25 +221,28 @@ struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
     static const bool STRIDED = true;
     DEV void strided(const uint8_t* b, int piece, uint2 (&q)[4], float (&a)[4]) {
         const int h = piece / 4, m = piece % 4, mh = m / 2;
-        uint32_t qs[2], hm[2];
+        uint32_t qs[2], hm[2], sc[4];
         ld8_a2(b + 32 + 32 * h + 8 * m, qs);
         ld8_a2(b + 8 * m, hm);
-        const float d = ld_h(b + 108);
-        const uint8_t* s = b + 96;
+        ld14_a2(b + 96, sc);  // the 12 scale bytes, then d
+        const float d = h2f((uint16_t) sc[3]);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             uint32_t w[2];
 #pragma unroll
             for (int k = 0; k < 2; k++) {
-                uint32_t lo = (qs[k] >> (2 * j)) & 0x03030303u;
-                uint32_t hi = ((hm[k] >> (4 * h + j)) & 0x01010101u) << 2;
-                w[k] = __vsub4(lo | hi, 0x04040404u);
+                // q - 4 as a byte: the low bits when the high bit is set, else the low bits - 4 (their
+                // two's complement: low | 0xFC); no carries between bytes
+                const uint32_t lo = (qs[k] >> (2 * j)) & 0x03030303u;
+                const uint32_t clear = ~(hm[k] >> (4 * h + j)) & 0x01010101u;
+                w[k] = lo | (clear * 0xFCu);
             }
             q[j] = make_uint2(w[0], w[1]);
-            // group g = 8h + 2j + m/2: low 4 bits in nibble h of s[2j + m/2], high 2 bits at
-            // 2*(2h + j/2) of s[8 + (2j + m/2) % 4]
-            int low = (s[2 * j + mh] >> (4 * h)) & 0xF;
-            int high = (s[8 + (2 * j + mh) % 4] >> (2 * (2 * h + j / 2))) & 3;
+            // group g = 8h + 2j + m/2: low 4 bits in nibble h of scale byte 2j + m/2, high 2 bits at
+            // 2*(2h + j/2) of byte 8 + (2j + m/2) % 4; byte 2j + m/2 sits at 2 (j%2) + m/2 of word j/2
+            const int at = 8 * (2 * (j % 2) + mh);
+            const int low = (sc[j / 2] >> (at + 4 * h)) & 0xF;
+            const int high = (sc[2] >> (at + 2 * (2 * h + j / 2))) & 3;
             a[j] = d * (float) ((low | (high << 4)) - 32);
         }
     }

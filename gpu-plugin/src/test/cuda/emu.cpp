@@ -234,6 +234,25 @@ void emu_ldmatrix_x4(uint32_t (&r)[4], const void* smem_row) {
     emu_syncwarp();
 }
 
+// .trans: lane L gets elements (2 (L%4), L/4) and (2 (L%4) + 1, L/4) of each matrix
+void emu_ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row) {
+    const void* mine = smem_row;
+    if (((uintptr_t) smem_row) % 16 != 0) fail("ldmatrix row address not 16-byte aligned");
+    unsigned char* area = emu_exchange(&mine, sizeof(mine));
+    int lane = fibers[current].tid % 32;
+    for (int m = 0; m < 4; m++) {
+        const unsigned char* r0;
+        const unsigned char* r1;
+        std::memcpy(&r0, area + 64 * (8 * m + 2 * (lane % 4)), sizeof(r0));
+        std::memcpy(&r1, area + 64 * (8 * m + 2 * (lane % 4) + 1), sizeof(r1));
+        uint16_t lo, hi;
+        std::memcpy(&lo, r0 + 2 * (lane / 4), 2);
+        std::memcpy(&hi, r1 + 2 * (lane / 4), 2);
+        r[m] = (uint32_t) lo | ((uint32_t) hi << 16);
+    }
+    emu_syncwarp();
+}
+
 void emu_register(const char* name, void* fn, emu_invoker inv) { registry()[name] = Kernel{fn, inv}; }
 
 namespace {

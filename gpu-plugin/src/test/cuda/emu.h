@@ -127,11 +127,15 @@ inline float __fadd_rn(float a, float b) { return a + b; }
 inline float __ldg(const float* p) { return *p; }
 inline float atomicAdd(float* p, float v) { float o = *p; *p = o + v; return o; }
 inline int atomicAdd(int* p, int v) { int o = *p; *p = o + v; return o; }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { unsigned o = *p; *p = o + v; return o; }
+inline void __threadfence() {}  // blocks run one after another
+inline float __ldcg(const float* p) { return *p; }
 
 float emu_h2f(uint16_t h);
 uint16_t emu_f2h(float f);
 void emu_mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 void emu_ldmatrix_x4(uint32_t (&r)[4], const void* smem_row);
+void emu_ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row);
 
 // ---- kernel registry -----------------------------------------------------------------------
 

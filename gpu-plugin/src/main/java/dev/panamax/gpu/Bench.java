@@ -12,7 +12,9 @@ import dev.panamax.engine.model.ModelConfig;
 import dev.panamax.engine.model.Weights;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -117,6 +119,7 @@ final class Bench {
                     for (int rows : new int[] {0, 1, 2}) {
                         lines.addAll(describe(device.profileDecode(rows, 20), rows, 1000 / tg));
                     }
+                    lines.addAll(ablation(device));
                 }
                 return new Result(m.displayName(), config, s.layersOnDevice(), m.config().layers(), pp, tg,
                         s.backendSummary(), lines);
@@ -130,6 +133,28 @@ final class Bench {
                 "profile (matvec rows/warp %s): token %.3f ms in tg, recorded step %.3f ms, kernel by kernel %.3f ms:",
                 rows == 0 ? "per type" : String.valueOf(rows), tokenMs, p.graphMs(), p.kernelsMs()));
         out.addAll(kernelLines(p, Integer.MAX_VALUE));
+        return out;
+    }
+
+    /** A decode step's kernel groups, each by what the recorded step saves without it. */
+    private static List<String> ablation(CudaLayers device) {
+        Map<String, java.util.function.Predicate<String>> groups = new LinkedHashMap<>();
+        groups.put("rmsnorm", k -> k.equals("rmsnorm"));
+        groups.put("qkv_post", k -> k.equals("qkv_post"));
+        groups.put("attention", k -> k.startsWith("attention") && !k.startsWith("attention_combine"));
+        groups.put("attention_combine", k -> k.startsWith("attention_combine"));
+        groups.put("swiglu", k -> k.equals("swiglu"));
+        groups.put("all small kernels", k -> !k.startsWith("matvec"));
+        groups.put("matvec", k -> k.startsWith("matvec"));
+        Map<String, Double> ms = device.profileAblation(groups, 20);
+        double all = ms.get("all");
+        List<String> out = new ArrayList<>();
+        out.add(String.format(Locale.ROOT, "decode step without each group (recorded step %.3f ms):", all));
+        ms.forEach((k, v) -> {
+            if (!k.equals("all")) {
+                out.add(String.format(Locale.ROOT, "  %8.3f ms without %-20s -> it costs %.3f ms", v, k, all - v));
+            }
+        });
         return out;
     }
 

@@ -103,6 +103,8 @@ final class CudaLayers implements LayerRunner {
     private final long att;
     private final long gu;
     private final long part;
+    /** Per kv head: attention_gqa's blocks done in the running layer (0 between launches). */
+    private final long attentionTickets;
     private final long logitsDev;
     private final long argmaxDev;
     private final long posDev;
@@ -130,6 +132,12 @@ final class CudaLayers implements LayerRunner {
     static volatile boolean attentionTensorCores = true;
     /** Head sizes attention_tc handles (hd a multiple of 16, vd of 8, both at most 128). */
     private final boolean tensorCoreAttention;
+    /**
+     * Whether a decode step attends with attention_gqa (each kv head's query heads together on
+     * tensor cores, merged in the same launch): tensor-core head sizes, vd a multiple of 32, at most
+     * 16 query heads a kv head.
+     */
+    private final boolean groupedDecodeAttention;
     private Gpu.Graph decodeGraph;
     private Gpu.Graph headGraph;
     private int lastTokens;
@@ -158,6 +166,7 @@ final class CudaLayers implements LayerRunner {
         this.splitsDecode = Math.max(1, Math.min(32, context / 256));
         this.tensorCoreAttention = attentionTensorCores && c.headDim() % 16 == 0 && c.valueDim() % 8 == 0 && c.headDim() <= 128
                 && c.valueDim() <= 128;
+        this.groupedDecodeAttention = tensorCoreAttention && c.valueDim() % 32 == 0 && c.heads() / c.kvHeads() <= 16;
         try {
             for (int l = first; l < end; l++) {
                 layers[l - first] = upload(w.layers()[l], l);
@@ -191,6 +200,7 @@ final class CudaLayers implements LayerRunner {
                         * (c.valueDim() + 2L),                  // part
                 withHead ? 4L * headTokens * c.vocab() : 0,     // logits
                 4L * headTokens,                                // argmax
+                4L * c.kvHeads(),                               // attention tickets
                 4,                                              // pos
                 4L * context * (c.rope().dims() / 2),           // rope cos
                 4L * context * (c.rope().dims() / 2),           // rope sin
@@ -217,9 +227,11 @@ final class CudaLayers implements LayerRunner {
             part = at[9];
             logitsDev = at[10];
             argmaxDev = at[11];
-            posDev = at[12];
-            ropeCos = at[13];
-            ropeSin = at[14];
+            attentionTickets = at[12];
+            posDev = at[13];
+            ropeCos = at[14];
+            ropeSin = at[15];
+            stream.memset(attentionTickets, 4L * c.kvHeads());
             uploadRope();
             hostX = host(4L * t * c.embedding());
             hostPos = host(64);
@@ -670,7 +682,57 @@ final class CudaLayers implements LayerRunner {
 
     private record Timed(String what, Gpu.Mark before, Gpu.Mark after) {}
 
+    /** While an ablation profile records: the kernels left out. */
+    private java.util.function.Predicate<String> skipped;
+
+    /**
+     * What each group of kernels costs inside the recorded decode step, where launches overlap and
+     * events would distort: the step recorded without that group, replayed {@code repeats} times,
+     * against the whole step ({@code "all"}). The results of a step without some kernels are wrong, so
+     * the whole step runs once more at the end (same position, same cache row as before).
+     */
+    Map<String, Double> profileAblation(Map<String, java.util.function.Predicate<String>> groups, int repeats) {
+        gpu.makeCurrent();
+        stream.synchronize();
+        Map<String, Double> ms = new LinkedHashMap<>();
+        ms.put("all", replayMs(null, repeats));
+        groups.forEach((name, p) -> ms.put(name, replayMs(p, repeats)));
+        enqueueForward(1);
+        stream.synchronize();
+        return ms;
+    }
+
+    private double replayMs(java.util.function.Predicate<String> skip, int repeats) {
+        skipped = skip;
+        Gpu.Graph g;
+        try {
+            g = capture(() -> enqueueForward(1));
+        } finally {
+            skipped = null;
+        }
+        if (g == null) {
+            graphs = true;
+            return Double.NaN;
+        }
+        try (g) {
+            g.launch();
+            Gpu.Mark a = stream.mark();
+            for (int i = 0; i < repeats; i++) {
+                g.launch();
+            }
+            Gpu.Mark b = stream.mark();
+            stream.synchronize();
+            double r = b.millisSince(a) / repeats;
+            a.close();
+            b.close();
+            return r;
+        }
+    }
+
     private void launch(String kernel, int gx, int gy, int gz, int block, Object... args) {
+        if (skipped != null && skipped.test(kernel)) {
+            return;
+        }
         Gpu.Kernel k = gpu.kernel(kernel);
         if (timed == null) {
             stream.launch(k, gx, gy, gz, block, args);
@@ -798,7 +860,11 @@ final class CudaLayers implements LayerRunner {
                 DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType));
         int splits = t == 1 ? splitsDecode : small || !tensorCoreAttention ? 1 : promptSplits(t);
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
-        if (small) {
+        if (t == 1 && groupedDecodeAttention) {  // merges its splits itself: no attention_combine
+            launch("attention_gqa", kvh, splits, 1, 128, qkv, L.keys, L.values, DeviceTypes.cacheId(keyType),
+                    DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(), posDev, scale, splits, part,
+                    attentionTickets, att, oq, nd, ns);
+        } else if (small) {
             launch("attention", heads, t, splits, 128, qkv, qkvDim, L.keys, L.values, DeviceTypes.cacheId(keyType),
                     DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(), posDev, scale, splits, part);
         } else if (tensorCoreAttention) {  // many tokens: 16 at a time on tensor cores
@@ -811,7 +877,9 @@ final class CudaLayers implements LayerRunner {
                     t, posDev, scale, part);
         }
         int vd = c.valueDim();
-        if (vd % 32 == 0) {  // a block per head; each warp quantizes one block of 32
+        if (t == 1 && groupedDecodeAttention) {
+            // merged above
+        } else if (vd % 32 == 0) {  // a block per head; each warp quantizes one block of 32
             launch("attention_combine", heads, t, 1, vd, part, heads, vd, splits, att, oq,
                     oq == 0 ? 0L : nd, oq == 0 ? 0L : ns, oh);
         } else {

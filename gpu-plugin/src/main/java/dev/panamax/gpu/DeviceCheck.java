@@ -36,7 +36,8 @@ import java.util.stream.Stream;
  * Every result is a PASS/FAIL line or a table row, printed and appended to OUT/gpu-report.txt. A
  * watchdog ends the run (with a FAIL line) if one step hangs or the deadline passes.
  *
- * <p>usage: DeviceCheck [all|checks|bench] [--out DIR] [--models DIR] [--fixtures DIR] [--deadline-s N]
+ * <p>usage: DeviceCheck [all|checks|kernels|bench] [--out DIR] [--models DIR] [--fixtures DIR] [--deadline-s N]
+ *     [--bench SPEC,SPEC (only these synthetic models, all layers, F16 KV)]
  */
 public final class DeviceCheck {
     /** What a run covers; {@link #device()} on a GPU, smaller for the emulator's smoke test. */
@@ -48,6 +49,12 @@ public final class DeviceCheck {
                     GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
                     GgmlType.IQ4_NL, GgmlType.IQ4_XS), 521, 2048, new int[] {1, 2, 5, 8}, new int[] {9, 64, 130, 300}, true,
                     "", "deepseek-r1-distill-qwen-1.5b:Q4_K_M", 28, 512, 128, List.of());
+        }
+
+        /** This plan benchmarking only {@code specs} (all layers, F16 KV), or as it is when empty. */
+        Plan benchOnly(List<String> specs) {
+            return specs.isEmpty() ? this : new Plan(kernelTypes, kernelRows, kernelK, vecTokens, mmTokens, speeds,
+                    fixtureFilter, syntheticCheck, syntheticLayers, benchPrompt, benchGen, specs);
         }
     }
 
@@ -84,12 +91,14 @@ public final class DeviceCheck {
         Path out = Path.of(System.getenv().getOrDefault("OUT", "device-check-out"));
         Path models = Path.of("/tmp/panamax-models");
         Path fixtures = Path.of("engine/src/test/resources/fixtures");
+        List<String> benchOnly = List.of();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);
                 case "--models" -> models = Path.of(args[++i]);
                 case "--fixtures" -> fixtures = Path.of(args[++i]);
                 case "--deadline-s" -> deadline = Long.parseLong(args[++i]);
+                case "--bench" -> benchOnly = List.of(args[++i].split(","));
                 default -> mode = args[i];
             }
         }
@@ -125,7 +134,7 @@ public final class DeviceCheck {
             report.summary();
             System.exit(1);
         }
-        run(gpu, mode, Plan.device(), fixtures, models, cores);
+        run(gpu, mode, Plan.device().benchOnly(benchOnly), fixtures, models, cores);
         report.summary();
         System.out.flush();
         Runtime.getRuntime().halt(report.failures().isEmpty() ? 0 : 1);
@@ -139,17 +148,18 @@ public final class DeviceCheck {
 
     /** The checks and/or benchmark on a device (the emulator in tests). */
     static void run(Gpu gpu, String mode, Plan plan, Path fixtures, Path models, int cores) {
-        if (!List.of("all", "checks", "bench").contains(mode)) {
-            throw new IllegalArgumentException("mode must be all, checks or bench, got " + mode);
+        if (!List.of("all", "checks", "kernels", "bench").contains(mode)) {
+            throw new IllegalArgumentException("mode must be all, checks, kernels or bench, got " + mode);
         }
         Backend backend = new CudaBackend(gpu, true);
-        boolean checks = mode.equals("all") || mode.equals("checks");
+        boolean kernelsOnly = mode.equals("kernels");
+        boolean checks = mode.equals("all") || mode.equals("checks") || kernelsOnly;
         boolean bench = mode.equals("all") || mode.equals("bench");
         // synthetic models are written in the background while the checks run
         ExecutorService gen = Executors.newFixedThreadPool(3);
         Map<String, CompletableFuture<Path>> files = new LinkedHashMap<>();
         List<String> specs = new ArrayList<>();
-        if (checks && plan.syntheticCheck() != null) {
+        if (checks && !kernelsOnly && plan.syntheticCheck() != null) {
             specs.add(plan.syntheticCheck());  // first: the checks wait for it
         }
         if (bench) {
@@ -171,7 +181,7 @@ public final class DeviceCheck {
         }
         if (checks) {
             runChecks(gpu, backend, plan, fixtures, plan.syntheticCheck() == null ? null : files.get(plan.syntheticCheck()),
-                    cores);
+                    cores, kernelsOnly);
         }
         if (bench) {
             runBench(backend, plan, files, cores);
@@ -215,7 +225,7 @@ public final class DeviceCheck {
     }
 
     private static void runChecks(Gpu gpu, Backend backend, Plan plan, Path fixtures, CompletableFuture<Path> synthetic,
-            int cores) {
+            int cores, boolean kernelsOnly) {
         if (gpu instanceof JcudaGpu) {
             step("detection", 120);
             Detection d = Backends.detect(BackendOptions.auto());
@@ -249,6 +259,9 @@ public final class DeviceCheck {
                 }
             }
         }
+        if (kernelsOnly) {
+            return;
+        }
         // (b) whole models: fixtures
         OffloadCheck oc = new OffloadCheck(report, backend);
         List<Path> ggufs;
@@ -280,6 +293,16 @@ public final class DeviceCheck {
                     OffloadCheck.options(64, GgmlType.F16), List.of(new OffloadCheck.Variant("all layers",
                             new BackendOptions(false, -1, 0, 0, 0), -1)), OffloadChecks.toleranceExact(f),
                     OffloadChecks.toleranceCpu(f));
+        }
+        // decode deep in a long context: attention split over several blocks and merged
+        for (Path f : ggufs) {
+            String name = f.getFileName().toString().replace(".gguf", "");
+            if ((name.equals("qwen2-quant-q4_k") || name.equals("qwen3-f16")) && fits("depth " + name, 20)) {
+                for (GgmlType kv : List.of(GgmlType.F16, GgmlType.Q8_0)) {
+                    step("depth " + name + " " + kv, 120);
+                    oc.compareAtDepth(f, name, kv, 1500, OffloadChecks.toleranceCpu(f));
+                }
+            }
         }
         // a real-sized model: 10 of 28 layers, and a --vram-limit split
         if (synthetic != null && fits("synthetic 1.5B offload", 90)) {

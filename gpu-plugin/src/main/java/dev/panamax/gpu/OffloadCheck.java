@@ -65,8 +65,10 @@ final class OffloadCheck {
         for (int i = 0; i < batch; i++) {
             fed[n + i] = forced != null ? forced[n + i] : (greedy.get(greedy.size() - 1) + 7 * i) % Math.min(vocab, 250);
         }
-        s.forward(fed, n, batch, 0, keep);
-        n += batch;
+        if (batch > 0) {
+            s.forward(fed, n, batch, 0, keep);
+            n += batch;
+        }
         for (int i = 0; i < steps; i++) {
             fed[n] = forced != null ? forced[n] : greedy.get(greedy.size() - 1);
             s.forward(fed, n, 1, 0, keep);
@@ -265,6 +267,46 @@ final class OffloadCheck {
             } catch (RuntimeException e) {
                 report.error(what, e);
             }
+        }
+    }
+
+    /**
+     * Decode deep in a long context, where attention splits the keys into several ranges and merges
+     * them: a {@code depth}-token prompt and {@link #STEPS} decode steps with all layers on the device
+     * (the CPU's tokens fed), every step's logits within {@code tolCpu} of the CPU's and the same greedy
+     * choices except at near-ties.
+     */
+    void compareAtDepth(Path file, String label, GgmlType kv, int depth, double tolCpu) {
+        if (kv == GgmlType.Q8_0) {
+            tolCpu = Math.max(tolCpu, 0.1);
+        }
+        SessionOptions o = options(Math.max(1024, Integer.highestOneBit(depth + STEPS) * 2), kv);
+        String what = label + " kv " + kv + " decode at depth " + depth + " (context " + o.context() + ")";
+        Run cpu;
+        try (Model m = Model.open(file); Session s = m.newSession(o.withBackend(BackendOptions.cpuOnly()))) {
+            cpu = run(s, prompt(m.config().vocab(), depth, depth), 0, STEPS, null);
+        } catch (RuntimeException e) {
+            report.error(what + ": CPU reference", e);
+            return;
+        }
+        try (Model m = Model.open(file); Session s = m.newSession(o.withBackend(BackendOptions.auto()), backend)) {
+            Run dev = run(s, java.util.Arrays.copyOf(cpu.fed(), depth), 0, STEPS, cpu.fed());
+            // the decode steps' rows: the prompt gives one (its last position)
+            float[][] cpuRows = cpu.logits().toArray(new float[0][]);
+            int first = cpuRows.length - STEPS;
+            double err = rowError(dev.logits(), cpuRows, first, cpuRows.length);
+            int mismatches = 0;
+            for (int i = first; i < cpuRows.length; i++) {
+                int want = cpu.greedy().get(i), got = dev.greedy().get(i);
+                if (want != got && Math.abs(cpuRows[i][want] - cpuRows[i][got]) > 2 * tolCpu * Math.max(rms(cpuRows[i]), 1e-6)) {
+                    mismatches++;
+                }
+            }
+            report.check(err <= tolCpu && mismatches == 0 && s.layersOnDevice() == m.config().layers(), what,
+                    String.format(Locale.ROOT, "%d/%d layers on the device; decode logits vs CPU %.1e of rms (tol %.0e); "
+                            + "%d clear greedy differences", s.layersOnDevice(), m.config().layers(), err, tolCpu, mismatches));
+        } catch (RuntimeException e) {
+            report.error(what, e);
         }
     }
 

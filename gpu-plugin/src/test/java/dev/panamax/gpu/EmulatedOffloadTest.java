@@ -48,6 +48,19 @@ class EmulatedOffloadTest {
         assertEquals(0, gpu.liveAllocations(), "device memory leaked");
     }
 
+    /** Decode steps 300 keys deep: several attention blocks per kv head, merged by the last one. */
+    @ParameterizedTest
+    @ValueSource(strings = {"F16", "Q8_0"})
+    void decodeDeepInTheContextMatchesTheCpu(String kv) {
+        assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
+        Path file = FIXTURES.resolve("qwen2-quant-q4_k.gguf");
+        Report r = new Report(System.out, null);
+        new OffloadCheck(r, new CudaBackend(gpu, true)).compareAtDepth(file, "qwen2-quant-q4_k", GgmlType.valueOf(kv), 300,
+                OffloadChecks.toleranceCpu(file));
+        assertEquals(List.of(), r.failures());
+        assertEquals(1, r.passed());
+    }
+
     /** Prompts through the matrix-vector kernels, 8 tokens at a time (-Dpanamax.cuda.matmul=false). */
     @org.junit.jupiter.api.Test
     void promptsWithoutTensorCoreKernels() {
@@ -109,9 +122,11 @@ class EmulatedOffloadTest {
             for (int rows : new int[] {0, 1, 2, 4}) {
                 CudaLayers.Profile p = runner.profileDecode(rows, 2);
                 assertEquals(2 * layers + 1, launches(p, "rmsnorm"), "rows/warp " + rows);
-                for (String k : List.of("qkv_post", "attention", "attention_combine", "swiglu")) {
+                // grouped decode attention merges its splits itself: no attention_combine
+                for (String k : List.of("qkv_post", "attention_gqa", "swiglu")) {
                     assertEquals(layers, launches(p, k), k + ", rows/warp " + rows);
                 }
+                assertEquals(0, launches(p, "attention_combine"), "rows/warp " + rows);
                 org.junit.jupiter.api.Assertions.assertTrue(p.graphMs() > 0 && p.kernelsMs() > 0, p.toString());
                 if (rows > 0) {
                     org.junit.jupiter.api.Assertions.assertTrue(p.byKernel().keySet().stream()
@@ -119,6 +134,13 @@ class EmulatedOffloadTest {
                             p.byKernel().keySet().toString());
                 }
             }
+            // each group left out of the recorded step once, then the whole step again: same next logits
+            java.util.Map<String, java.util.function.Predicate<String>> groups = new java.util.LinkedHashMap<>();
+            groups.put("rmsnorm", k -> k.equals("rmsnorm"));
+            groups.put("matvec", k -> k.startsWith("matvec"));
+            java.util.Map<String, Double> ablation = runner.profileAblation(groups, 2);
+            assertEquals(List.of("all", "rmsnorm", "matvec"), List.copyOf(ablation.keySet()));
+            ablation.values().forEach(v -> org.junit.jupiter.api.Assertions.assertTrue(v > 0, ablation.toString()));
             // a batch re-run kernel by kernel: the norms twice per layer (no head), the rest once per layer
             s.forward(new int[] {6, 7, 8}, 0, 3, 2, ignore);
             CudaLayers.Profile batch = runner.profileLastForward();
