@@ -118,6 +118,32 @@ KERNEL_LB(rmsnorm, 1024, (const float* x, int xs, int K, const float* w, float e
     }
 }
 
+// rmsnorm for a few tokens (decode): block (b, t) writes values [256 b, 256 b + 256) of token t,
+// each block summing the squares of the whole row itself (a row of 5120 floats is 20 KB from L2),
+// so the row is spread over the device and no block waits for another; every block sums in the
+// same order, so all use the same scale. grid: (ceil(K / 256), tokens); block: 256
+KERNEL_LB(rmsnorm_split, 256, (const float* x, int xs, int K, const float* w, float eps, float* of, int8_t* oq,
+                               float* od, float* os, uint16_t* oh)) {
+    __shared__ float scratch[32];
+    const int t = blockIdx.y;
+    const float* xr = x + (long) t * xs;
+    float ss = 0.f;
+    if (K % 4 == 0 && ((uintptr_t) xr & 15) == 0) {
+        for (int i = 4 * threadIdx.x; i < K; i += 4 * blockDim.x) {
+            const float4 v = *(const float4*) (xr + i);
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+        }
+    } else {
+        for (int i = threadIdx.x; i < K; i += blockDim.x) ss += xr[i] * xr[i];
+    }
+    ss = block_sum(ss, scratch);
+    const float scale = rms_scale(ss, K, eps);
+    const int b = blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
+    if (32 * b >= K) return;  // the whole warp
+    const int i = 32 * b + threadIdx.x % WARP;
+    norm_out(i < K ? xr[i] * scale * w[i] : 0.f, b, t, K, of, oq, od, os, oh);
+}
+
 // act = silu(g) * u, g and u rows gs apart (gate and up side by side or separate buffers).
 // grid: (ceil(F/256), tokens); block: 256 (each warp one group of 32)
 KERNEL_LB(swiglu, 256, (const float* g, const float* u, int gs, int F, float* of, int8_t* oq, float* od,

@@ -139,7 +139,7 @@ final class Bench {
     /** A decode step's kernel groups, each by what the recorded step saves without it. */
     private static List<String> ablation(CudaLayers device) {
         Map<String, java.util.function.Predicate<String>> groups = new LinkedHashMap<>();
-        groups.put("rmsnorm", k -> k.equals("rmsnorm"));
+        groups.put("rmsnorm", k -> k.startsWith("rmsnorm"));
         groups.put("qkv_post", k -> k.equals("qkv_post"));
         groups.put("attention", k -> k.startsWith("attention") && !k.startsWith("attention_combine"));
         groups.put("attention_combine", k -> k.startsWith("attention_combine"));

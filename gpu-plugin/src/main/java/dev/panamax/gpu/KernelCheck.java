@@ -343,6 +343,13 @@ final class KernelCheck {
                 }
                 double e = relError(got, want, null);
                 report.check(e <= TOL_EXACT, "rmsnorm " + tokens + "x" + k, fmt(e));
+                // the decode form: each row over blocks of 256 values
+                st.memset(out, 4L * tokens * k);
+                st.launch(gpu.kernel("rmsnorm_split"), (k + 255) / 256, tokens, 1, 256, xDev, k, k, wDev, 1e-5f, out, xq, xd, xs,
+                        0L);
+                st.synchronize();
+                e = relError(downloadFloats(out, tokens * k, a), want, null);
+                report.check(e <= TOL_EXACT, "rmsnorm_split " + tokens + "x" + k, fmt(e));
                 // swiglu: gate = x rows, up = the same rows shifted, side by side with stride 2k
                 float[] gu = gaussian(tokens * 2 * k, 3.0);
                 long guDev = upload(gu, a);
