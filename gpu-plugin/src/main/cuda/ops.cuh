@@ -494,14 +494,32 @@ DEV void tc_tile(const uint32_t (&qa)[ATC_MAXD / 16][4], float (&o)[ATC_MAXD / 8
     const int lane = threadIdx.x % WARP, g = lane / 4, tig = lane % 4;
     // with VSMEM, F16 values: the tile's 16 rows are loaded now, 16 bytes a lane (their latency overlaps the
     // scores), and reach the B fragments through shared memory and ldmatrix.trans
-    constexpr bool smemValues = VSMEM && VT == ST_F16;
-    uint4 vrow[smemValues ? 8 : 1];
-    if (smemValues) {
+    // (Q8_0 values: each lane loads two of the tile's 64 blocks of 32 and dequantizes them into the
+    // same shared tile)
+    constexpr bool smemValues = VSMEM && (VT == ST_F16 || VT == ST_Q8_0);
+    constexpr bool q8Values = VSMEM && VT == ST_Q8_0;
+    uint4 vrow[smemValues && !q8Values ? 8 : 1];
+    uint32_t vq[q8Values ? 2 : 1][8];
+    float vsc[2];
+    if (smemValues && !q8Values) {
 #pragma unroll
         for (int j = 0; j < 8; j++) {
             const int i = lane + WARP * j, key = i / 16, c = i % 16;
             if (c < vd / 8) {
                 vrow[j] = *(const uint4*) (vc + ((long) min(k0 + key, n - 1) * kvHeads + kvh) * vrb + 16 * c);
+            }
+        }
+    }
+    if (q8Values) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+            const int u = lane + WARP * j, key = u / 4, bl = u % 4;
+            if (bl < vd / 32) {
+                const uint8_t* blk = vc + ((long) min(k0 + key, n - 1) * kvHeads + kvh) * vrb + 34 * bl;
+                vsc[j] = ld_h(blk);
+                // 2-aligned 16-bit loads: a wider read around the bytes could pass the cache's end
+#pragma unroll
+                for (int w = 0; w < 8; w++) vq[j][w] = ld_u32_a2(blk + 2 + 4 * w);
             }
         }
     }
@@ -514,8 +532,18 @@ DEV void tc_tile(const uint32_t (&qa)[ATC_MAXD / 16][4], float (&o)[ATC_MAXD / 8
         for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
             if (ks < hd / 16) {
                 const int d = ks * 16 + 2 * tig;
-                const uint32_t b[2] = {KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d) : kv_pair(kr, ktype, d),
-                                       KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d + 16) : kv_pair(kr, ktype, d + 8)};
+                uint32_t b[2];
+                if (KT == ST_Q8_0) {  // block ks/2 of the row: f16 d, then 32 int8; values d, d+1 and d+8, d+9
+                    const uint8_t* blk = kr + 34 * (ks / 2);
+                    const float dk = ld_h(blk);
+                    const uint32_t w0 = ld_u16(blk + 2 + 16 * (ks % 2) + 2 * tig);
+                    const uint32_t w1 = ld_u16(blk + 2 + 16 * (ks % 2) + 8 + 2 * tig);
+                    b[0] = pack_h2(dk * (float) (int8_t) (w0 & 0xFF), dk * (float) (int8_t) (w0 >> 8));
+                    b[1] = pack_h2(dk * (float) (int8_t) (w1 & 0xFF), dk * (float) (int8_t) (w1 >> 8));
+                } else {
+                    b[0] = KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d) : kv_pair(kr, ktype, d);
+                    b[1] = KT == ST_F16 ? *(const uint32_t*) (kr + 2L * d + 16) : kv_pair(kr, ktype, d + 8);
+                }
                 mma_16816(s[nt], qa[ks], b);
             }
         }
@@ -561,10 +589,29 @@ DEV void tc_tile(const uint32_t (&qa)[ATC_MAXD / 16][4], float (&o)[ATC_MAXD / 8
     const uint32_t pa[4] = {pack_h2(s[0][0], s[0][1]), pack_h2(s[0][2], s[0][3]), pack_h2(s[1][0], s[1][1]),
                             pack_h2(s[1][2], s[1][3])};
     if (smemValues) {
+        if (q8Values) {
 #pragma unroll
-        for (int j = 0; j < 8; j++) {
-            const int i = lane + WARP * j, key = i / 16, c = i % 16;
-            if (c < vd / 8) *(uint4*) (sv + key * ATC_VLD + 8 * c) = vrow[j];
+            for (int j = 0; j < 2; j++) {
+                const int u = lane + WARP * j, key = u / 4, bl = u % 4;
+                if (bl < vd / 32) {
+#pragma unroll
+                    for (int c = 0; c < 4; c++) {  // 8 values a 16-byte store
+                        uint32_t h[4];
+#pragma unroll
+                        for (int w = 0; w < 4; w++) {
+                            const uint32_t q = vq[j][2 * c + w / 2] >> (16 * (w % 2));
+                            h[w] = pack_h2(vsc[j] * (float) (int8_t) (q & 0xFF), vsc[j] * (float) (int8_t) ((q >> 8) & 0xFF));
+                        }
+                        *(uint4*) (sv + key * ATC_VLD + 32 * bl + 8 * c) = make_uint4(h[0], h[1], h[2], h[3]);
+                    }
+                }
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < 8; j++) {
+                const int i = lane + WARP * j, key = i / 16, c = i % 16;
+                if (c < vd / 8) *(uint4*) (sv + key * ATC_VLD + 8 * c) = vrow[j];
+            }
         }
         __syncwarp();
 #pragma unroll
@@ -866,6 +913,16 @@ KERNEL_LB(attention_gqa, 128, (const float* q, const uint8_t* kc, const uint8_t*
         attention_gqa_body<-1, -1>(q, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, pos, scale, splits, part, count,
                                    of, oq, od, os, sh);
     }
+}
+
+// attention_gqa over a Q8_0 cache (its own kernel: the registers a kernel reserves are those of its
+// largest path, and the F16 kernel's occupancy matters at short contexts)
+KERNEL_LB(attention_gqa_q8, 128, (const float* q, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
+                                 int heads, int kvHeads, int hd, int vd, const int* pos, float scale, int splits,
+                                 float* part, unsigned* count, float* of, int8_t* oq, float* od, float* os)) {
+    __shared__ AgqShared sh;
+    attention_gqa_body<ST_Q8_0, ST_Q8_0>(q, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, pos, scale, splits, part, count,
+                                         of, oq, od, os, sh);
 }
 
 // Value d of one head's attention output from its splits' (max, sum, unnormalized output) at pp

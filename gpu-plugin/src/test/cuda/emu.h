@@ -24,6 +24,7 @@ struct alignas(8) uint2 { uint32_t x, y; };
 struct alignas(8) int2 { int x, y; };
 struct alignas(8) float2 { float x, y; };
 inline uint2 make_uint2(uint32_t x, uint32_t y) { return {x, y}; }
+inline uint4 make_uint4(uint32_t x, uint32_t y, uint32_t z, uint32_t w) { return {x, y, z, w}; }
 
 extern dim3 emu_threadIdx, emu_blockIdx, emu_blockDim, emu_gridDim;
 #define threadIdx emu_threadIdx

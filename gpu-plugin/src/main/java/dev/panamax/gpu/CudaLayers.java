@@ -519,7 +519,7 @@ final class CudaLayers implements LayerRunner {
     /** Looks up every kernel a forward pass can use, so a missing one fails at load, not mid-generation. */
     private void resolveKernels() {
         for (String k : new String[] {"rmsnorm", "rmsnorm_split", "swiglu", "qkv_post", "attention", "attention_tiles",
-                "attention_tc", "attention_gqa", "attention_combine", "attention_combine_rows", "argmax"}) {
+                "attention_tc", "attention_gqa", "attention_gqa_q8", "attention_combine", "attention_combine_rows", "argmax"}) {
             gpu.kernel(k);
         }
         for (Layer L : layers) {
@@ -859,7 +859,9 @@ final class CudaLayers implements LayerRunner {
         int splits = t == 1 ? splitsDecode : small || !tensorCoreAttention ? 1 : promptSplits(t);
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         if (t == 1 && groupedDecodeAttention) {  // merges its splits itself: no attention_combine
-            launch("attention_gqa", kvh, splits, 1, 128, qkv, L.keys, L.values, DeviceTypes.cacheId(keyType),
+            boolean q8 = keyType == GgmlType.Q8_0 && valueType == GgmlType.Q8_0;
+            launch(q8 ? "attention_gqa_q8" : "attention_gqa", kvh, splits, 1, 128, qkv, L.keys, L.values,
+                    DeviceTypes.cacheId(keyType),
                     DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(), posDev, scale, splits, part,
                     attentionTickets, att, oq, nd, ns);
         } else if (small) {
