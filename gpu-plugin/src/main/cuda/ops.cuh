@@ -481,6 +481,22 @@ DEV uint32_t kv_pair(const uint8_t* row, int type, int d) {
 #define ATC_MAXD 128
 #define ATC_VLD (ATC_MAXD + 8)  // halves a row of a warp's value tile: rows 16 bytes apart in the banks
 
+// The A fragments of 16 query rows for tc_tile: lane (g, tig) holds rows g (q0, when in0) and
+// g + 8 (q8, when in8), columns 2 tig (+1) and 2 tig + 8 (+9) of each 16, scaled; others are 0
+DEV void query_fragments(uint32_t (&qa)[ATC_MAXD / 16][4], const float* q0, const float* q8, bool in0, bool in8, int hd,
+                         float scale) {
+    const int tig = threadIdx.x % 4;
+#pragma unroll
+    for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
+        const int d = ks * 16 + 2 * tig;
+        const bool k = ks < hd / 16;
+        qa[ks][0] = k && in0 ? pack_h2(q0[d] * scale, q0[d + 1] * scale) : 0u;
+        qa[ks][1] = k && in8 ? pack_h2(q8[d] * scale, q8[d + 1] * scale) : 0u;
+        qa[ks][2] = k && in0 ? pack_h2(q0[d + 8] * scale, q0[d + 9] * scale) : 0u;
+        qa[ks][3] = k && in8 ? pack_h2(q8[d + 8] * scale, q8[d + 9] * scale) : 0u;
+    }
+}
+
 // One tile of 16 keys [k0, k0 + 16) of a warp's tensor-core attention (attention_tc and
 // attention_gqa): S = Q K^T with mma.m16n8k16 (K's B fragments straight from the cache), the
 // running max and sum of rows g (m0, l0) and g + 8 (m8, l8) in the 4 lanes that hold them, and
@@ -687,15 +703,7 @@ DEV void attention_tc_body(const float* q, int qs, const uint8_t* kc, const uint
     const float* q0 = q + (long) (t0 + (in0 ? g : 0)) * qs + h * hd;
     const float* q8 = q + (long) (t0 + (in8 ? g + 8 : 0)) * qs + h * hd;
     uint32_t qa[ATC_MAXD / 16][4];  // A fragments of Q (16 x hd), scaled; rows past the batch are 0
-#pragma unroll
-    for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
-        const int d = ks * 16 + 2 * tig;
-        const bool k = ks < hd / 16;
-        qa[ks][0] = k && in0 ? pack_h2(q0[d] * scale, q0[d + 1] * scale) : 0u;
-        qa[ks][1] = k && in8 ? pack_h2(q8[d] * scale, q8[d + 1] * scale) : 0u;
-        qa[ks][2] = k && in0 ? pack_h2(q0[d + 8] * scale, q0[d + 9] * scale) : 0u;
-        qa[ks][3] = k && in8 ? pack_h2(q8[d + 8] * scale, q8[d + 9] * scale) : 0u;
-    }
+    query_fragments(qa, q0, q8, in0, in8, hd, scale);
     float o[ATC_MAXD / 8][4];  // rows g (0, 1) and g + 8 (2, 3), columns 8 nt + 2 tig (+1)
 #pragma unroll
     for (int nt = 0; nt < ATC_MAXD / 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
@@ -805,15 +813,7 @@ DEV void attention_gqa_body(const float* q, const uint8_t* kc, const uint8_t* vc
     const float* q0 = q + (long) (h0 + (in0 ? g : 0)) * hd;
     const float* q8 = q + (long) (h0 + (in8 ? g + 8 : 0)) * hd;
     uint32_t qa[ATC_MAXD / 16][4];  // A fragments of the G query rows, scaled; rows past G are 0
-#pragma unroll
-    for (int ks = 0; ks < ATC_MAXD / 16; ks++) {
-        const int d = ks * 16 + 2 * tig;
-        const bool k = ks < hd / 16;
-        qa[ks][0] = k && in0 ? pack_h2(q0[d] * scale, q0[d + 1] * scale) : 0u;
-        qa[ks][1] = k && in8 ? pack_h2(q8[d] * scale, q8[d + 1] * scale) : 0u;
-        qa[ks][2] = k && in0 ? pack_h2(q0[d + 8] * scale, q0[d + 9] * scale) : 0u;
-        qa[ks][3] = k && in8 ? pack_h2(q8[d + 8] * scale, q8[d + 9] * scale) : 0u;
-    }
+    query_fragments(qa, q0, q8, in0, in8, hd, scale);
     float o[ATC_MAXD / 8][4];
 #pragma unroll
     for (int nt = 0; nt < ATC_MAXD / 8; nt++) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
