@@ -702,6 +702,7 @@ final class CudaLayers implements LayerRunner {
     }
 
     private double replayMs(java.util.function.Predicate<String> skip, int repeats) {
+        boolean graphsBefore = graphs;
         skipped = skip;
         Gpu.Graph g;
         try {
@@ -709,8 +710,8 @@ final class CudaLayers implements LayerRunner {
         } finally {
             skipped = null;
         }
-        if (g == null) {
-            graphs = true;
+        if (g == null) {  // a failed recording turned graphs off: decode steps keep their own graph
+            graphs = graphsBefore;
             return Double.NaN;
         }
         try (g) {
