@@ -177,7 +177,6 @@ final class Q3KFormat implements QuantFormat {
         return qs.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3).or(hb).sub((short) 4);
     }
 
-    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
     /**
      * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
      * activations ({@link Activations#q8_KEvenOdd()}). The

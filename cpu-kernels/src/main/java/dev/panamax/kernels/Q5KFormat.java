@@ -166,11 +166,6 @@ final class Q5KFormat implements QuantFormat {
     }
 
     /**
-     * The 256-bit decode kernel ({@link KQuants#V256}), as Q4_K's with the fifth bits: levels up
-     * to 31, 2 products per lane (at most 2*31*127), pair sums below 2^14.
-     */
-    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    /**
      * The 256-bit kernel ({@link KQuants#V256}): {@link Q4KFormat}'s even/odd kernel (one 32-byte
      * load of levels per 64 values, int-wide shift-and-masks, {@link Activations#q8_KEvenOdd()})
      * plus the fifth bits: qh[l] bit j is the high bit of value l of sub-block j, so with qh loaded

@@ -169,22 +169,15 @@ final class Q6KFormat implements QuantFormat {
     }
 
     /**
-     * The 256-bit decode kernel ({@link KQuants#V256}): levels are taken unsigned (q + 32, 0..63),
-     * one product per lane per 16-value group (at most 63*127), pair-summed into ints and scaled by
-     * the group's int8 scale; the offset 32 comes off once per super-block through the per-16
-     * activation sums: isum = sum_g sc_g * (sum (q+32) a - 32 * bsum_g). Written out group by group,
-     * no vector-valued helpers (see {@link KQuants} on C2).
-     */
-    /** Per-thread unpacked scales of one super-block for {@link #dot256}. */
-    /**
      * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
      * activations ({@link Activations#q8_KEvenOdd()}). The
      * 32 bytes of ql and qh are loaded as 16 shorts each (lane i: bytes 2i and 2i+1, i.e. values
      * l = 2i and 2i+1), and the even and odd 6-bit levels come out with int-wide shifts and
      * masks: 2 products per short lane
      * (at most 2*63*127), pair sums into ints, whose lanes 0..3 belong to scale group 8h+2k (l &lt;
-     * 16) and lanes 4..7 to group 8h+2k+1. Levels are unsigned; the -32 comes off through the
-     * activation sums.
+     * 16) and lanes 4..7 to group 8h+2k+1. Levels are unsigned; the -32 comes off once per
+     * super-block through the per-16 activation sums: isum = sum_g sc_g * (sum (q+32) a - 32 *
+     * bsum_g). Written out group by group, no vector-valued helpers (see {@link KQuants} on C2).
      */
     private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;

@@ -519,7 +519,8 @@ final class CudaLayers implements LayerRunner {
     /** Looks up every kernel a forward pass can use, so a missing one fails at load, not mid-generation. */
     private void resolveKernels() {
         for (String k : new String[] {"rmsnorm", "rmsnorm_split", "swiglu", "qkv_post", "attention", "attention_tiles",
-                "attention_tc", "attention_gqa", "attention_gqa_q8", "attention_combine", "attention_combine_rows", "argmax"}) {
+                "attention_tc", "attention_gqa", "attention_gqa_q8", "attention_combine", "attention_combine_rows",
+                "argmax"}) {
             gpu.kernel(k);
         }
         for (Layer L : layers) {

@@ -182,9 +182,7 @@ final class OffloadCheck {
      */
     void compare(Path file, String label, SessionOptions base, List<Variant> variants, double tolExact, double tolCpu,
             Path exactCopy) {
-        if (base.keyType() == GgmlType.Q8_0 || base.valueType() == GgmlType.Q8_0) {
-            tolCpu = Math.max(tolCpu, 0.1);  // Q8_0 rows are rounded from slightly different floats on each side
-        }
+        tolCpu = cacheTolerance(tolCpu, base.keyType(), base.valueType());
         Reference ref = Reference.of(file);
         Run cpu;
         try (Model m = Model.open(file); Session s = m.newSession(base.withBackend(BackendOptions.cpuOnly()))) {
@@ -243,7 +241,7 @@ final class OffloadCheck {
                     } else {
                         want = cpu.greedy().get(i);
                         int got = dev.greedy().get(i);
-                        clear = Math.abs(a[want] - a[got]) > 2 * tolCpu * scale;
+                        clear = clearlyApart(a, want, got, tolCpu);
                     }
                     if (dev.greedy().get(i) != want) {
                         if (clear) {
@@ -277,9 +275,7 @@ final class OffloadCheck {
      * choices except at near-ties.
      */
     void compareAtDepth(Path file, String label, GgmlType kv, int depth, double tolCpu) {
-        if (kv == GgmlType.Q8_0) {
-            tolCpu = Math.max(tolCpu, 0.1);
-        }
+        tolCpu = cacheTolerance(tolCpu, kv, kv);
         SessionOptions o = options(Math.max(1024, Integer.highestOneBit(depth + STEPS) * 2), kv);
         String what = label + " kv " + kv + " decode at depth " + depth + " (context " + o.context() + ")";
         Run cpu;
@@ -298,7 +294,7 @@ final class OffloadCheck {
             int mismatches = 0;
             for (int i = first; i < cpuRows.length; i++) {
                 int want = cpu.greedy().get(i), got = dev.greedy().get(i);
-                if (want != got && Math.abs(cpuRows[i][want] - cpuRows[i][got]) > 2 * tolCpu * Math.max(rms(cpuRows[i]), 1e-6)) {
+                if (want != got && clearlyApart(cpuRows[i], want, got, tolCpu)) {
                     mismatches++;
                 }
             }
@@ -308,6 +304,19 @@ final class OffloadCheck {
         } catch (RuntimeException e) {
             report.error(what, e);
         }
+    }
+
+    /**
+     * The CPU tolerance for a cache of these types: Q8_0 rows are rounded from slightly different
+     * floats on each side.
+     */
+    static double cacheTolerance(double tolCpu, GgmlType keys, GgmlType values) {
+        return keys == GgmlType.Q8_0 || values == GgmlType.Q8_0 ? Math.max(tolCpu, 0.1) : tolCpu;
+    }
+
+    /** Whether tokens {@code a} and {@code b} of a CPU logits row differ by more than a near-tie. */
+    static boolean clearlyApart(float[] row, int a, int b, double tolCpu) {
+        return Math.abs(row[a] - row[b]) > 2 * tolCpu * Math.max(rms(row), 1e-6);
     }
 
     /** Options that leave room for exactly {@code layers} layers (and the head) in the device budget. */
