@@ -21,8 +21,8 @@ import java.util.Arrays;
  * values and layout): the Vector API has no int8 multiply-add, so kernels multiply in 16-bit
  * lanes, and widening the activations once per prepare instead of once per weight row saves
  * most of a quantized dot product's shuffle work. The int16 Q8_K form comes once more with each
- * group of 32 split into its even and odd values ({@link #q8_KEvenOdd()}), the order in which the
- * 256-bit K-quant kernels take their levels out of the weight bytes.
+ * group of 32 split into its even and odd values, in the orders in which the even/odd K-quant
+ * kernels take their levels out of the weight bytes ({@link #q8_KPairs}).
  */
 public final class Activations {
     private final int maxTokens;
@@ -39,7 +39,8 @@ public final class Activations {
     private final int[] q8_KSum32;
     private final short[] q8_0Wide;
     private final short[] q8_KWide;
-    private final short[] q8_KEvenOdd;
+    /** The even/odd forms by pairing stride 1, 2, 4 (one shared array when vectors hold one chunk). */
+    private final short[][] q8_KPairs = new short[3][];
     private final boolean[] ready = new boolean[ActivationType.values().length];
     /** Per activation type, its values as floats in interleaved groups of four tokens ({@link #quads}). */
     private final float[][] quads = {new float[0], new float[0], new float[0]};
@@ -64,7 +65,9 @@ public final class Activations {
         this.q8_KSum32 = by256 ? new int[f32.length / 32] : new int[0];
         this.q8_0Wide = by32 ? new short[f32.length] : new short[0];
         this.q8_KWide = by256 ? new short[f32.length] : new short[0];
-        this.q8_KEvenOdd = by256 ? new short[f32.length] : new short[0];
+        for (int i = 0; i < 3; i++) {
+            q8_KPairs[i] = i > 0 && KQuants.KW == 1 ? q8_KPairs[0] : by256 ? new short[f32.length] : new short[0];
+        }
     }
 
     /** A single-token activation holding a copy of {@code x}, prepared for nothing yet. */
@@ -127,7 +130,9 @@ public final class Activations {
                     ActivationQuantizer.q8_K(f32, t * dim, dim, q8_K, q8_KScale, q8_KSum16);
                 }
                 widen(q8_K, q8_KWide, tokens * dim);
-                splitEvenOdd(q8_KWide, q8_KEvenOdd, tokens * dim);
+                for (int i = 0; i < (KQuants.KW == 1 ? 1 : 3); i++) {
+                    pairEvenOdd(q8_KWide, q8_KPairs[i], tokens * dim, 1 << i, KQuants.KW);
+                }
                 for (int g = 0; g < tokens * dim / 32; g++) {
                     q8_KSum32[g] = q8_KSum16[2 * g] + q8_KSum16[2 * g + 1];
                 }
@@ -188,12 +193,28 @@ public final class Activations {
         }
     }
 
-    /** Each group of 32 values as its 16 even-indexed values, then its 16 odd-indexed ones. */
-    private static void splitEvenOdd(short[] q, short[] split, int n) {
-        for (int g = 0; g < n; g += 32) {
-            for (int i = 0; i < 16; i++) {
-                split[g + i] = q[g + 2 * i];
-                split[g + 16 + i] = q[g + 2 * i + 1];
+    /**
+     * The even/odd order of {@link #q8_KPairs}: per 256 values, sub-block j's 16 even values
+     * E(j) and 16 odd values O(j). With one chunk per vector: E(0), O(0), E(1), O(1), ...; with
+     * two, the sub-blocks pair as (j, j + stride) for the j with (j / stride) even, and pair p
+     * (in order of j) fills shorts 64p .. 64p + 63 with E(j), E(j + stride), O(j), O(j + stride).
+     */
+    static void pairEvenOdd(short[] q, short[] out, int n, int stride, int chunks) {
+        for (int sb = 0; sb < n; sb += 256) {
+            int p = 0;
+            for (int j = 0; j < 8; j++) {
+                if (chunks == 2 && (j / stride) % 2 != 0) {
+                    continue;
+                }
+                for (int m = 0; m < chunks; m++) {
+                    int src = sb + 32 * (j + m * stride);
+                    int dst = sb + 32 * chunks * p + 16 * m;
+                    for (int i = 0; i < 16; i++) {
+                        out[dst + i] = q[src + 2 * i];
+                        out[dst + 16 * chunks + i] = q[src + 2 * i + 1];
+                    }
+                }
+                p++;
             }
         }
     }
@@ -237,13 +258,15 @@ public final class Activations {
 
     /**
      * The int16 Q8_K values ({@link #q8_KWide()}) with each group of 32 split into its even- and
-     * odd-indexed halves: {@code evenOdd[32g + i] = q[32g + 2i]}, {@code evenOdd[32g + 16 + i] =
-     * q[32g + 2i + 1]}. A kernel that loads 32 weight bytes as 16 shorts has value 2i in the low
-     * byte and value 2i+1 in the high byte of lane i: it masks both out with whole-vector shifts
-     * and ands (no widening or shuffles) and multiplies them with the two halves of this layout.
+     * odd-indexed halves, in the order the even/odd kernels read them (see {@link #pairEvenOdd}).
+     * A kernel that loads 32 weight bytes as 16 shorts has value 2i in the low byte and value 2i+1
+     * in the high byte of lane i: it masks both out with whole-vector shifts and ands (no widening
+     * or shuffles) and multiplies them with the even and odd halves. At 512 bits a vector holds two
+     * such chunks, whose sub-blocks are {@code stride} apart (1: Q6_K, 2: Q4_K and Q5_K, 4: Q3_K);
+     * at 256 bits every stride gives the same array.
      */
-    public short[] q8_KEvenOdd() {
-        return q8_KEvenOdd;
+    public short[] q8_KPairs(int stride) {
+        return q8_KPairs[Integer.numberOfTrailingZeros(stride)];
     }
 
     public float[] q8_KScale() {

@@ -11,6 +11,7 @@ import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -69,36 +70,64 @@ final class KQuants {
     static final VectorSpecies<Integer> I16W = VectorSpecies.of(int.class, S16.vectorShape());
     static final VectorSpecies<Float> F16W = VectorSpecies.of(float.class, S16.vectorShape());
 
-    // ---- the 256-bit kernels ---------------------------------------------------------------
+    // ---- the even/odd kernels ---------------------------------------------------------------
 
     /**
-     * Whether the 256-bit decode kernels run: the chosen shape is at least 256 bits. They are written
-     * for exactly 16 short / 8 int lanes (on 512-bit machines too: a 16-value group then fills one
-     * vector, and 256-bit instructions keep AVX-512 clocks up); at 128 bits the width-generic
-     * kernels run instead.
+     * Whether the even/odd decode kernels run: the chosen shape is at least 256 bits (at 128 bits
+     * the width-generic kernels run instead). Their vectors hold {@link #KW} chunks of 32 level
+     * bytes read as shorts: one at 256 bits, two at 512 (half the instructions per value; on
+     * AMD Zen 5 the 512-bit units are full width, and in-cache Q4_K runs 2x the 256-bit speed).
      */
     static final boolean V256 = VectorShapes.SHAPE.vectorBitSize() >= 256;
+    /** 32-byte chunks of levels per even/odd vector. */
+    static final int KW = Math.max(1, Math.min(512, VectorShapes.SHAPE.vectorBitSize()) / 256);
+    private static final VectorShape WIDE = VectorShape.forBitSize(256 * KW);
+    /** 16 * KW shorts: one load of 32 * KW level bytes. */
+    static final VectorSpecies<Short> SW = VectorSpecies.of(short.class, WIDE);
+    static final VectorSpecies<Integer> IW = VectorSpecies.of(int.class, WIDE);
+    static final VectorSpecies<Float> FW = VectorSpecies.of(float.class, WIDE);
+    static final VectorSpecies<Byte> BW = VectorSpecies.of(byte.class, WIDE);
     static final VectorSpecies<Short> S2 = ShortVector.SPECIES_256;
     static final VectorSpecies<Integer> I2 = IntVector.SPECIES_256;
     static final VectorSpecies<Float> F2 = FloatVector.SPECIES_256;
-    /** 16 bytes: zero-extended into one S2 vector. */
+    /** 16 bytes: a block header, or scale bytes that widen into ints. */
     static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
-    /** 32 bytes: reinterpreted as the 16 shorts of one S2 vector (the even/odd kernels). */
+    /** 8 bytes: one sub-block-half's scales (Q6_K), widened into the low int lanes of an IW vector. */
+    static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    /** 32 bytes: reinterpreted as the 16 shorts of one S2 vector (bit planes shared by both chunks). */
     static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
-    /**
-     * Int lanes 4..7 of an I2 vector: in the even/odd kernels of the types with a scale per 16
-     * values (Q3_K, Q6_K), a pair-summed product vector holds one group in lanes 0..3 and the next
-     * in lanes 4..7, and its scales are one broadcast blended with another over this mask.
-     */
-    static final VectorMask<Integer> UPPER_HALF = VectorMask.fromLong(I2, 0xF0);
-    /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into one I2 vector. */
+    /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into ints. */
     static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;
+    /** Lane i of an IW vector: which chunk of the vector it came from (i / 8), times 2. */
+    static final IntVector CHUNK2 = IntVector.fromArray(IW, lanes(IW.length(), i -> 2 * (i / 8)), 0);
+    /** Lane i: its group of four int lanes (i / 4), i.e. its 16-value scale group within the vector. */
+    static final IntVector QUAD = IntVector.fromArray(IW, lanes(IW.length(), i -> i / 4), 0);
+    /** Lane i: (i / 4) % 2 + 8 * (i / 8): Q3_K's scale groups, whose two chunks are 8 groups apart. */
+    static final IntVector QUAD_H = IntVector.fromArray(IW, lanes(IW.length(), i -> (i / 4) % 2 + 8 * (i / 8)), 0);
+    /** Copies the low 8 int lanes into every group of 8 (identity at 256 bits). */
+    static final VectorShuffle<Integer> DUP_LOW = VectorShuffle.fromOp(IW, i -> i % 8);
+    /** Int lanes 8..15 (none at 256 bits): the second chunk of a 512-bit vector. */
+    static final VectorMask<Integer> SECOND_CHUNK = VectorMask.fromLong(IW, 0xFF00L & ((1L << IW.length()) - 1));
 
     /**
-     * Per-thread table of one super-block's unpacked scales for the 256-bit dot kernels: a
-     * sub-block's broadcast is then one instruction from memory.
+     * Lane i to lane i ^ 8, i ^ 4, i ^ 2, i ^ 1 of an FW vector: adding a vector to its own
+     * rearrangement by each in turn leaves the sum of all lanes in every lane, through lanewise
+     * adds in a fixed order (bit for bit the same interpreted or compiled, unlike reduceLanes) and
+     * with no call (a lane-sum helper stays a call in the kernels and cost a quarter of a short
+     * row's time). FOLD8 only at 512 bits.
      */
-    static final ThreadLocal<int[]> SCALE_TABLE = ThreadLocal.withInitial(() -> new int[16]);
+    static final VectorShuffle<Float> FOLD8 = VectorShuffle.fromOp(FW, i -> (i ^ 8) % FW.length());
+    static final VectorShuffle<Float> FOLD4 = VectorShuffle.fromOp(FW, i -> i ^ 4);
+    static final VectorShuffle<Float> FOLD2 = VectorShuffle.fromOp(FW, i -> i ^ 2);
+    static final VectorShuffle<Float> FOLD1 = VectorShuffle.fromOp(FW, i -> i ^ 1);
+
+    private static int[] lanes(int n, java.util.function.IntUnaryOperator f) {
+        int[] v = new int[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = f.applyAsInt(i);
+        }
+        return v;
+    }
 
     /** Widening load of S.length() bytes from a segment. */
     static ShortVector loadS(MemorySegment m, long off) {

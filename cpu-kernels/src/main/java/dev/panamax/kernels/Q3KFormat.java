@@ -10,6 +10,12 @@ import static dev.panamax.kernels.KQuants.L2;
 import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.B32;
+import static dev.panamax.kernels.KQuants.FW;
+import static dev.panamax.kernels.KQuants.BW;
+import static dev.panamax.kernels.KQuants.SW;
+import static dev.panamax.kernels.KQuants.KW;
+import static dev.panamax.kernels.KQuants.IW;
 import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.fp16;
@@ -178,23 +184,23 @@ final class Q3KFormat implements QuantFormat {
     }
 
     /**
-     * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
-     * activations ({@link Activations#q8_KEvenOdd()}). The
-     * 32 bytes of qs[32h..] and of hmask are loaded as 16 shorts (lane i: bytes 2i and 2i+1, i.e.
+     * The even/odd kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
+     * activations ({@link Activations#q8_KPairs} stride 4). The 32 bytes of qs[32h..] (both h in
+     * one vector at 512 bits) and of hmask are loaded as 16 shorts (lane i: bytes 2i and 2i+1, i.e.
      * values l = 2i and 2i+1), and for each k int-wide shifts and masks give the even and odd
-     * levels, taken unsigned (q + 4, 0..7; the offset comes off through the per-16 activation
-     * sums): 2 products per short lane, pair sums into ints, whose lanes 0..3 belong to scale group
-     * 8h+2k (l &lt; 16) and lanes 4..7 to group 8h+2k+1.
+     * levels of sub-block 4h + k, taken unsigned (q + 4, 0..7; the offset comes off through the
+     * per-16 activation sums): 2 products per short lane, pair sums into ints, whose groups of four
+     * lanes each have one 16-value scale (8h + 2k, 8h + 2k + 1; picked with one permute).
      */
-    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
+    private static float dotEvenOdd(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KEvenOdd();
+        short[] a = x.q8_KPairs(4);
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
         // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
         MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
-        int[] sc = KQuants.SCALE_TABLE.get();
-        FloatVector acc = FloatVector.zero(F2);
+        FloatVector acc = FloatVector.zero(FW);
+        FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
             int o = b * BLOCK;
             int ab = token * nb + b;
@@ -205,46 +211,58 @@ final class Q3KFormat implements QuantFormat {
             long hd1 = hdr.lane(1);
             long s8 = (hd0 >>> 16) | (hd1 << 48);
             int s4 = (int) (hd1 >>> 16);
-            IntVector lo = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Lo(s8, s4)).reinterpretAsBytes()
-                    .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
-            IntVector hi = ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesQ3Hi(s8, s4)).reinterpretAsBytes()
-                    .convertShape(VectorOperators.B2I, I2, 0)).sub(32);
-            // the scales in a small table: each group's broadcast is then one instruction from memory
-            lo.intoArray(sc, 0);
-            hi.intoArray(sc, 8);
-            // sum_g sc_g * (sum (q + 4) a - 4 * bsum_g)
-            IntVector isum = lo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
-                    .lanewise(VectorOperators.LSHL, 2).neg();
-            // high bit of value 128h + 32k + l: bit 4h + k of hmask[l]
-            IntVector hm = ByteVector.fromMemorySegment(KQuants.B32, w, o, LE).reinterpretAsInts();
-            for (int h = 0; h < 2; h++) {
-                IntVector qs = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 32 + 32 * h), LE).reinterpretAsInts();
+            long scLo = KQuants.unpackScalesQ3Lo(s8, s4);
+            long scHi = KQuants.unpackScalesQ3Hi(s8, s4);
+            float dd = Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab];
+            IntVector lo = ((IntVector) LongVector.broadcast(L2, scLo).reinterpretAsBytes().convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            IntVector hi = ((IntVector) LongVector.broadcast(L2, scHi).reinterpretAsBytes().convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            // the levels' +4 offset: 4 * sum_g sc_g * bsum_g
+            macc = ((FloatVector) lo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+                    .convertShape(VectorOperators.I2F, F2, 0)).fma(FloatVector.broadcast(F2, 4 * dd), macc);
+            // high bit of value 128h + 32k + l: bit 4h + k of hmask[l] (at 512 bits, h = 1's copy four bits on)
+            IntVector hm = (IntVector) ByteVector.fromMemorySegment(B32, w, (long) o, LE).reinterpretShape(IW, 0);
+            if (KW == 2) {
+                hm = hm.rearrange(KQuants.DUP_LOW);
+                hm = hm.blend(hm.lanewise(VectorOperators.LSHR, 4), KQuants.SECOND_CHUNK);
+            }
+            IntVector isum = IntVector.zero(IW);
+            for (int h = 0; h < 2; h += KW) {
+                // scales 8h .. 8h + 7 in int lanes 0..7 (at 512 bits all sixteen)
+                IntVector scales = ((IntVector) LongVector.broadcast(L2, h == 0 ? scLo : scHi).withLane(1, scHi).reinterpretAsBytes()
+                        .convertShape(VectorOperators.B2I, IW, 0)).sub(32);
+                IntVector qs = ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsInts();
                 // a loop with the bit fields shifted into place as it goes (qs by 2, hm by 1 per k):
                 // unrolled by hand, the four bodies' live vectors spill
                 for (int k = 0; k < 4; k++) {
-                    int e = ao + 128 * h + 32 * k;
-                    int g = 8 * h + 2 * k;
+                    int e = ao + 128 * h + 32 * KW * k;
                     // bits 0-1 (even byte) and 8-9 (odd byte) of qs; hmask bits 0 and 8 to bit 2
                     IntVector p = qs.and(0x00030003).or(hm.lanewise(VectorOperators.LSHL, 2).and(0x00040004)).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(S2, a, e))
+                            .mul(ShortVector.fromArray(SW, a, e))
                             .add(qs.lanewise(VectorOperators.LSHR, 8).and(0x00030003).or(hm.lanewise(VectorOperators.LSHR, 6).and(0x00040004))
-                                    .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 16))).reinterpretAsInts();
-                    // pair sums ((x + (x << 16)) >> 16), times the scales of groups g (lanes 0-3) and g + 1 (lanes 4-7)
+                                    .reinterpretAsShorts().mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts();
+                    // pair sums ((x + (x << 16)) >> 16), times the scales of groups 2k (lanes 0-3 of a chunk) and 2k + 1 (lanes 4-7)
                     isum = isum.add(p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                            .mul(IntVector.broadcast(I2, sc[g]).blend(sc[g + 1], KQuants.UPPER_HALF)));
+                            .mul(KQuants.QUAD_H.add(2 * k).selectFrom(scales)));
                     qs = qs.lanewise(VectorOperators.LSHR, 2);
                     hm = hm.lanewise(VectorOperators.LSHR, 1);
                 }
             }
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab]), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
         }
-        return FloatLanes.sum(acc);
+        // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
+        FloatVector sum = acc.sub((FloatVector) macc.reinterpretShape(FW, 0));
+        if (KW == 2) {
+            sum = sum.add(sum.rearrange(KQuants.FOLD8));
+        }
+        sum = sum.add(sum.rearrange(KQuants.FOLD4));
+        sum = sum.add(sum.rearrange(KQuants.FOLD2));
+        return sum.add(sum.rearrange(KQuants.FOLD1)).lane(0);
     }
 
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         if (KQuants.V256) {
-            return dot256(w, rowOffset, x, token);
+            return dotEvenOdd(w, rowOffset, x, token);
         }
         int n = x.dim();
         int nb = n / QK_K;

@@ -3,10 +3,14 @@ package dev.panamax.kernels;
 import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F2;
 import static dev.panamax.kernels.KQuants.I2;
+import static dev.panamax.kernels.KQuants.IW;
+import static dev.panamax.kernels.KQuants.KW;
+import static dev.panamax.kernels.KQuants.SW;
+import static dev.panamax.kernels.KQuants.BW;
+import static dev.panamax.kernels.KQuants.FW;
 import static dev.panamax.kernels.KQuants.INT_LE;
 import static dev.panamax.kernels.KQuants.L2;
 import static dev.panamax.kernels.KQuants.LE;
-import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.S;
@@ -196,24 +200,24 @@ final class Q4KFormat implements QuantFormat {
     }
 
     /**
-     * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row. Each chunk of 64 values
-     * is 32 level bytes, loaded as one vector of 16
-     * shorts: lane i holds bytes 2i and 2i+1, so four int-wide shift-and-masks give the low
-     * nibbles of the even and odd bytes (sub-block 2c, values 2i and 2i+1) and their high nibbles
-     * (sub-block 2c+1), which multiply the even/odd halves of the activations ({@link
-     * Activations#q8_KEvenOdd()}) with no widening or shuffling: 2 products per short lane (at most
-     * 2*15*127), pair sums into ints, times the sub-block scale. The mins go through the per-32
-     * activation sums in 8 int lanes. Written with Vector API calls only: see {@link KQuants} on C2.
+     * The even/odd kernel ({@link KQuants#V256}), over a slice of the row. Each chunk of 64 values
+     * is 32 level bytes, read as 16 shorts (two chunks, 32 shorts, at 512 bits): lane i holds bytes
+     * 2i and 2i+1, so four int-wide shift-and-masks give the low nibbles of the even and odd bytes
+     * (sub-block 2c, values 2i and 2i+1) and their high nibbles (sub-block 2c+1), which multiply
+     * the even/odd activations ({@link Activations#q8_KPairs} stride 2: a 512-bit vector holds
+     * sub-blocks 2c and 2c+2) with no widening or shuffling: 2 products per short lane (at most
+     * 2*15*127), pair sums into ints, times each lane's sub-block scale (picked out of the eight
+     * with one permute). The mins go through the per-32 activation sums in 8 int lanes. Written
+     * with Vector API calls only: see {@link KQuants} on C2.
      */
-    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
+    private static float dotEvenOdd(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KEvenOdd();
+        short[] a = x.q8_KPairs(2);
         float[] ad = x.q8_KScale();
         int[] s32 = x.q8_KSum32();
         // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
         MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
-        int[] scs = KQuants.SCALE_TABLE.get();
-        FloatVector acc = FloatVector.zero(F2);
+        FloatVector acc = FloatVector.zero(FW);
         FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
             int o = b * BLOCK;
@@ -224,39 +228,49 @@ final class Q4KFormat implements QuantFormat {
             long h1 = hdr.lane(1);
             long s8 = (h0 >>> 32) | (h1 << 32);
             int s4 = (int) (h1 >>> 32);
-            // the scales in a small table: each sub-block's broadcast is then one instruction from memory
-            ((IntVector) LongVector.broadcast(L2, KQuants.unpackScalesK4(s8, s4)).reinterpretAsBytes()
-                    .convertShape(VectorOperators.B2I, I2, 0)).intoArray(scs, 0);
+            // the eight scales in int lanes 0..7 (repeated in 8..15 at 512 bits)
+            IntVector scales = (IntVector) LongVector.broadcast(L2, KQuants.unpackScalesK4(s8, s4)).reinterpretAsBytes()
+                    .convertShape(VectorOperators.B2I, IW, 0);
             IntVector mn = (IntVector) LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0);
             macc = ((FloatVector) mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
-            IntVector isum = IntVector.zero(I2);
-            for (int c = 0; c < 4; c++) {
-                IntVector q = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 16 + 32 * c), LE).reinterpretAsInts();
+            IntVector isum = IntVector.zero(IW);
+            for (int g = 0; g < 4 / KW; g++) {
+                IntVector q = ByteVector.fromMemorySegment(BW, w, (long) (o + 16 + 32 * KW * g), LE).reinterpretAsInts();
                 ShortVector lowEven = q.and(0x000F000F).reinterpretAsShorts();
                 ShortVector highEven = q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts();
                 ShortVector lowOdd = q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts();
                 ShortVector highOdd = q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts();
-                IntVector lo = lowEven.mul(ShortVector.fromArray(S2, a, ao + 64 * c))
-                        .add(lowOdd.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 16))).reinterpretAsInts();
-                IntVector hi = highEven.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 32))
-                        .add(highOdd.mul(ShortVector.fromArray(S2, a, ao + 64 * c + 48))).reinterpretAsInts();
+                int e = ao + 64 * KW * g;
+                IntVector lo = lowEven.mul(ShortVector.fromArray(SW, a, e))
+                        .add(lowOdd.mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts();
+                IntVector hi = highEven.mul(ShortVector.fromArray(SW, a, e + 32 * KW))
+                        .add(highOdd.mul(ShortVector.fromArray(SW, a, e + 48 * KW))).reinterpretAsInts();
+                // lane i's chunk is KW*g + i/8: low sub-block twice that, high one more
+                IntVector lowScale = KQuants.CHUNK2.add(2 * KW * g).selectFrom(scales);
                 // pair sums: (x + (x << 16)) >> 16 is the sum of an int lane's two shorts
-                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c]))
-                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scs[2 * c + 1]));
+                isum = isum.add(lo.add(lo.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(lowScale))
+                        .add(hi.add(hi.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
+                                .mul(KQuants.CHUNK2.add(2 * KW * g + 1).selectFrom(scales)));
             }
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, F2, 0)).fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) h0) * da), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) h0) * da), acc);
         }
-        // one lane sum (a call: C2 has stopped inlining by here) for both accumulators
-        return FloatLanes.sum(acc.sub(macc));
+        // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
+        FloatVector sum = acc.sub((FloatVector) macc.reinterpretShape(FW, 0));
+        if (KW == 2) {
+            sum = sum.add(sum.rearrange(KQuants.FOLD8));
+        }
+        sum = sum.add(sum.rearrange(KQuants.FOLD4));
+        sum = sum.add(sum.rearrange(KQuants.FOLD2));
+        return sum.add(sum.rearrange(KQuants.FOLD1)).lane(0);
     }
 
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         if (KQuants.V256) {
-            return dot256(w, rowOffset, x, token);
+            return dotEvenOdd(w, rowOffset, x, token);
         }
         int n = x.dim();
         int nb = n / QK_K;

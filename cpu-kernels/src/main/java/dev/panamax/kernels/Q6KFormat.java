@@ -8,6 +8,13 @@ import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.I16W;
 import static dev.panamax.kernels.KQuants.QK_K;
+import static dev.panamax.kernels.KQuants.B32;
+import static dev.panamax.kernels.KQuants.B8;
+import static dev.panamax.kernels.KQuants.FW;
+import static dev.panamax.kernels.KQuants.BW;
+import static dev.panamax.kernels.KQuants.SW;
+import static dev.panamax.kernels.KQuants.KW;
+import static dev.panamax.kernels.KQuants.IW;
 import static dev.panamax.kernels.KQuants.S16;
 import static dev.panamax.kernels.KQuants.fp16;
 import static dev.panamax.kernels.KQuants.loadS16;
@@ -169,74 +176,85 @@ final class Q6KFormat implements QuantFormat {
     }
 
     /**
-     * The 256-bit kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
-     * activations ({@link Activations#q8_KEvenOdd()}). The
-     * 32 bytes of ql and qh are loaded as 16 shorts each (lane i: bytes 2i and 2i+1, i.e. values
-     * l = 2i and 2i+1), and the even and odd 6-bit levels come out with int-wide shifts and
-     * masks: 2 products per short lane
-     * (at most 2*63*127), pair sums into ints, whose lanes 0..3 belong to scale group 8h+2k (l &lt;
-     * 16) and lanes 4..7 to group 8h+2k+1. Levels are unsigned; the -32 comes off once per
-     * super-block through the per-16 activation sums: isum = sum_g sc_g * (sum (q+32) a - 32 *
-     * bsum_g). Written out group by group, no vector-valued helpers (see {@link KQuants} on C2).
+     * The even/odd kernel ({@link KQuants#V256}), over a slice of the row and the even/odd
+     * activations ({@link Activations#q8_KPairs} stride 1). The 32 bytes of ql at 64h + 32j hold
+     * values 128h + 32j + l (low nibbles) and 128h + 32(j+2) + l (high nibbles), loaded as 16
+     * shorts (lane i: bytes 2i and 2i+1, i.e. values l = 2i and 2i+1; at 512 bits j = 0 and 1 in
+     * one vector), and their high bits are bits 2j, 2j+1 and 2j+4, 2j+5 of qh[32h + l] (loaded the
+     * same way, at 512 bits a second copy two bits on): the even and odd 6-bit levels come out
+     * with int-wide shifts and masks, 2 products per short lane (at most 2*63*127), pair sums into
+     * ints, whose groups of four lanes each have one 16-value scale (picked with one permute).
+     * Levels are unsigned; the -32 comes off once per super-block through the per-16 activation
+     * sums: sum_g sc_g * (sum (q+32) a - 32 * bsum_g). Written out group by group, no
+     * vector-valued helpers (see {@link KQuants} on C2).
      */
-    private static float dot256(MemorySegment seg, long rowOffset, Activations x, int token) {
+    private static float dotEvenOdd(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
-        short[] a = x.q8_KEvenOdd();
+        short[] a = x.q8_KPairs(1);
         float[] ad = x.q8_KScale();
         int[] bsum = x.q8_KSum16();
         // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
         MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
-        int[] sc = KQuants.SCALE_TABLE.get();
-        FloatVector acc = FloatVector.zero(F2);
+        FloatVector acc = FloatVector.zero(FW);
+        FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
             int o = b * BLOCK;
             int ab = token * nb + b;
             int ao = QK_K * ab;
             ByteVector scb = ByteVector.fromMemorySegment(B2, w, (long) (o + 192), LE);
-            float d = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, (long) (o + 194), LE).reinterpretAsLongs().lane(1) >>> 48));
+            float dd = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, (long) (o + 194), LE).reinterpretAsLongs().lane(1) >>> 48)) * ad[ab];
             IntVector sLo = (IntVector) scb.convertShape(VectorOperators.B2I, I2, 0);
             IntVector sHi = (IntVector) scb.convertShape(VectorOperators.B2I, I2, 1);
-            // the scales in a small table: each group's broadcast is then one instruction from memory
-            sLo.intoArray(sc, 0);
-            sHi.intoArray(sc, 8);
-            IntVector isum = sLo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(sHi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
-                    .lanewise(VectorOperators.LSHL, 5).neg();
-            // the 32 bytes of ql at 64h + 32j hold values 128h + 32j + l (low nibbles, k = j) and
-            // 128h + 32(j+2) + l (high nibbles, k = j + 2); their high bits are bits 2j, 2j+1 and
-            // 2j+4, 2j+5 of qh[32h + l]
+            // the levels' +32 offset: 32 * sum_g sc_g * bsum_g
+            macc = ((FloatVector) sLo.mul(IntVector.fromArray(I2, bsum, 16 * ab)).add(sHi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+                    .convertShape(VectorOperators.I2F, F2, 0)).fma(FloatVector.broadcast(F2, 32 * dd), macc);
+            IntVector isum = IntVector.zero(IW);
             for (int h = 0; h < 2; h++) {
-                IntVector qh = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 128 + 32 * h), LE).reinterpretAsInts();
-                for (int j = 0; j < 2; j++) {
-                    IntVector ql = ByteVector.fromMemorySegment(KQuants.B32, w, (long) (o + 64 * h + 32 * j), LE).reinterpretAsInts();
+                // this half's eight scales in int lanes 0..7
+                IntVector scales = (IntVector) ByteVector.fromMemorySegment(B8, w, (long) (o + 192 + 8 * h), LE)
+                        .convertShape(VectorOperators.B2I, IW, 0);
+                IntVector qh = (IntVector) ByteVector.fromMemorySegment(B32, w, (long) (o + 128 + 32 * h), LE).reinterpretShape(IW, 0);
+                if (KW == 2) {
+                    qh = qh.rearrange(KQuants.DUP_LOW);
+                    qh = qh.blend(qh.lanewise(VectorOperators.LSHR, 2), KQuants.SECOND_CHUNK);
+                }
+                for (int j = 0; j < 2; j += KW) {
+                    IntVector ql = ByteVector.fromMemorySegment(BW, w, (long) (o + 64 * h + 32 * j), LE).reinterpretAsInts();
                     int e = ao + 128 * h + 32 * j;
-                    int g = 8 * h + 2 * j;
-                    // k = j: low nibbles; qh bits 0-1 (even byte) and 8-9 (odd byte) to bits 4-5
+                    // low nibbles; qh bits 0-1 (even byte) and 8-9 (odd byte) to bits 4-5
                     IntVector pLow = ql.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00300030)).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(S2, a, e))
+                            .mul(ShortVector.fromArray(SW, a, e))
                             .add(ql.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 4).and(0x00300030))
-                                    .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 16))).reinterpretAsInts();
-                    // k = j + 2: high nibbles; qh bits 4-5 and 12-13
+                                    .reinterpretAsShorts().mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts();
+                    // high nibbles; qh bits 4-5 and 12-13
                     IntVector pHigh = ql.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(qh.and(0x00300030)).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(S2, a, e + 64))
+                            .mul(ShortVector.fromArray(SW, a, e + 64))
                             .add(ql.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 8).and(0x00300030))
-                                    .reinterpretAsShorts().mul(ShortVector.fromArray(S2, a, e + 80))).reinterpretAsInts();
-                    // pair sums ((x + (x << 16)) >> 16), times the scales of groups g (lanes 0-3) and g + 1 (lanes 4-7), g + 4 and g + 5
+                                    .reinterpretAsShorts().mul(ShortVector.fromArray(SW, a, e + 64 + 16 * KW))).reinterpretAsInts();
+                    // pair sums ((x + (x << 16)) >> 16); int lane i holds values 4i..4i+3 of its chunk: scale group 2j + i/4 of the half, 4 more for the high nibbles
                     isum = isum.add(pLow.add(pLow.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                                    .mul(IntVector.broadcast(I2, sc[g]).blend(sc[g + 1], KQuants.UPPER_HALF)))
+                                    .mul(KQuants.QUAD.add(2 * j).selectFrom(scales)))
                             .add(pHigh.add(pHigh.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
-                                    .mul(IntVector.broadcast(I2, sc[g + 4]).blend(sc[g + 5], KQuants.UPPER_HALF)));
+                                    .mul(KQuants.QUAD.add(2 * j + 4).selectFrom(scales)));
                     qh = qh.lanewise(VectorOperators.LSHR, 2);
                 }
             }
-            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, KQuants.F2, 0)).fma(FloatVector.broadcast(F2, d * ad[ab]), acc);
+            acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
         }
-        return FloatLanes.sum(acc);
+        // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
+        FloatVector sum = acc.sub((FloatVector) macc.reinterpretShape(FW, 0));
+        if (KW == 2) {
+            sum = sum.add(sum.rearrange(KQuants.FOLD8));
+        }
+        sum = sum.add(sum.rearrange(KQuants.FOLD4));
+        sum = sum.add(sum.rearrange(KQuants.FOLD2));
+        return sum.add(sum.rearrange(KQuants.FOLD1)).lane(0);
     }
 
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         if (KQuants.V256) {
-            return dot256(w, rowOffset, x, token);
+            return dotEvenOdd(w, rowOffset, x, token);
         }
         int n = x.dim();
         int nb = n / QK_K;
