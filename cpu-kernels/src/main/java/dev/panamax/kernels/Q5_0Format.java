@@ -164,7 +164,12 @@ final class Q5_0Format implements QuantFormat {
             }
             acc = ((FloatVector) sum.convertShape(VectorOperators.I2F, Int8Dot.F, 0)).fma(FloatVector.broadcast(F, d * xs[so + b]), acc);
         }
-        return FloatLanes.sum(acc);
+        // the lane sum in place (see Int8Dot.FOLD4)
+        if (Int8Dot.F8) {
+            acc = acc.add(acc.rearrange(Int8Dot.FOLD4));
+        }
+        acc = acc.add(acc.rearrange(Int8Dot.FOLD2));
+        return acc.add(acc.rearrange(Int8Dot.FOLD1)).lane(0);
     }
 
     @Override
