@@ -230,21 +230,24 @@ final class Q3KFormat implements QuantFormat {
                 // scales 8h .. 8h + 7 in int lanes 0..7 (at 512 bits all sixteen)
                 IntVector scales = ((IntVector) LongVector.broadcast(L2, h == 0 ? scLo : scHi).withLane(1, scHi).reinterpretAsBytes()
                         .convertShape(VectorOperators.B2I, IW, 0)).sub(32);
-                IntVector qs = ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsInts();
-                // a loop with the bit fields shifted into place as it goes (qs by 2, hm by 1 per k):
+                ShortVector qs = ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsShorts();
+                // this half's hmask bits (4h + k of each byte) moved up by 2, so that bit k of the
+                // field loop lands on bit 2: the level's high bit (bits shifted out of the short
+                // belong to the other half)
+                ShortVector hb = hm.lanewise(VectorOperators.LSHR, 4 * h).reinterpretAsShorts().lanewise(VectorOperators.LSHL, 2);
+                // a loop with the bit fields shifted into place as it goes (qs by 2, hb by 1 per k):
                 // unrolled by hand, the four bodies' live vectors spill
                 for (int k = 0; k < 4; k++) {
                     int e = ao + 128 * h + 32 * KW * k;
-                    // bits 0-1 (even byte) and 8-9 (odd byte) of qs; hmask bits 0 and 8 to bit 2
-                    IntVector p = qs.and(0x00030003).or(hm.lanewise(VectorOperators.LSHL, 2).and(0x00040004)).reinterpretAsShorts()
-                            .mul(ShortVector.fromArray(SW, a, e))
-                            .add(qs.lanewise(VectorOperators.LSHR, 8).and(0x00030003).or(hm.lanewise(VectorOperators.LSHR, 6).and(0x00040004))
-                                    .reinterpretAsShorts().mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts();
+                    // levels + 4 (0..7) of the even byte in bits 0-2 and of the odd byte in bits 8-10
+                    ShortVector lv = qs.and((short) 0x0303).or(hb.and((short) 0x0404));
+                    IntVector p = lv.and((short) 0x00FF).mul(ShortVector.fromArray(SW, a, e))
+                            .add(lv.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts();
                     // pair sums ((x + (x << 16)) >> 16), times the scales of groups 2k (lanes 0-3 of a chunk) and 2k + 1 (lanes 4-7)
                     isum = isum.add(p.add(p.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16)
                             .mul(KQuants.QUAD_H.add(2 * k).selectFrom(scales)));
                     qs = qs.lanewise(VectorOperators.LSHR, 2);
-                    hm = hm.lanewise(VectorOperators.LSHR, 1);
+                    hb = hb.lanewise(VectorOperators.LSHR, 1);
                 }
             }
             acc = ((FloatVector) isum.convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
