@@ -6,6 +6,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Element-wise and reduction operations on float activations (RMSNorm, residuals, SwiGLU,
@@ -14,6 +15,11 @@ import jdk.incubator.vector.VectorOperators;
  */
 public final class Ops {
     private static final int L = F32.length();
+    /** Lane i to i ^ 8 (16-lane F32 only), i ^ 4 (8+ lanes), i ^ 2, i ^ 1: {@link #dot}'s in-place lane sum (see Int8Dot.FOLD4). */
+    private static final VectorShuffle<Float> FOLD8 = VectorShuffle.fromOp(F32, i -> (i ^ 8) % L);
+    private static final VectorShuffle<Float> FOLD4 = VectorShuffle.fromOp(F32, i -> (i ^ 4) % L);
+    private static final VectorShuffle<Float> FOLD2 = VectorShuffle.fromOp(F32, i -> i ^ 2);
+    private static final VectorShuffle<Float> FOLD1 = VectorShuffle.fromOp(F32, i -> i ^ 1);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Ops() {}
@@ -140,7 +146,15 @@ public final class Ops {
         for (int bound = F32.loopBound(n); i < bound; i += L) {
             acc = FloatVector.fromArray(F32, a, ao + i).fma(FloatVector.fromArray(F32, b, bo + i), acc);
         }
-        float s = FloatLanes.sum(acc);
+        // the lane sum in place: attention calls this once per query head and cached position
+        if (L == 16) {
+            acc = acc.add(acc.rearrange(FOLD8));
+        }
+        if (L >= 8) {
+            acc = acc.add(acc.rearrange(FOLD4));
+        }
+        acc = acc.add(acc.rearrange(FOLD2));
+        float s = acc.add(acc.rearrange(FOLD1)).lane(0);
         for (; i < n; i++) {
             s += a[ao + i] * b[bo + i];
         }
