@@ -23,7 +23,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Quantizer arithmetic is plain float in llama.cpp's loop order (no fma), so results are byte
  * for byte those of ggml-quants.c.
  *
- * <p>Dot products (measured on AVX2, JDK 25; see KQuantBench): levels and Q8_K activations are
+ * <p>Dot products (measured on AVX2 and on AVX-512 Zen 5, JDK 25; see KQuantBench): levels and Q8_K activations are
  * widened to shorts, multiplied in 16 bits, summed in 16 bits while the bound allows, pair-summed
  * into ints ({@link #pairSum}) and scaled per group in int; the float/FMA alternative measured
  * about 1.5x slower. The Vector API has no multiply-add-pairs (pmaddwd/pmaddubsw/VNNI), which is
