@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Float lane operations whose results do not depend on whether the JIT has compiled the caller yet.
@@ -44,10 +45,12 @@ public final class FloatLanes {
      * e^x per lane within 2 ulp of {@link Math#exp} for normal results; 0 below e^-87.34 (the
      * smallest normal float), +inf above 88.38, NaN stays NaN. Range reduction x = n ln2 + r with
      * |r| <= ln2/2 (ln2 in two parts), a degree-6 polynomial for e^r, and 2^n built in the exponent
-     * bits (the Cephes expf scheme).
+     * bits (the Cephes expf scheme). {@code x} is of the kernels' species, {@link VectorShapes#F32}.
      */
     public static FloatVector exp(FloatVector x) {
-        var species = x.species();
+        // the kernels' species as a constant, not x.species(): a compilation of exp on its own (not
+        // inlined) then still intrinsifies its broadcasts (softmax ran at half speed)
+        VectorSpecies<Float> species = VectorShapes.F32;
         FloatVector c = x.max(EXP_MIN).min(EXP_MAX);
         FloatVector t = c.fma(FloatVector.broadcast(species, LOG2E), FloatVector.broadcast(species, ROUNDER));
         FloatVector n = t.sub(ROUNDER);

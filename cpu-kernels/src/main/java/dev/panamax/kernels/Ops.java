@@ -107,7 +107,15 @@ public final class Ops {
             e.intoArray(x, o + i);
             sumv = sumv.add(e);
         }
-        float sum = FloatLanes.sum(sumv);
+        // the lane sum in place (see dot)
+        if (L == 16) {
+            sumv = sumv.add(sumv.rearrange(FOLD8));
+        }
+        if (L >= 8) {
+            sumv = sumv.add(sumv.rearrange(FOLD4));
+        }
+        sumv = sumv.add(sumv.rearrange(FOLD2));
+        float sum = sumv.add(sumv.rearrange(FOLD1)).lane(0);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[o + i] - max);
             x[o + i] = e;
