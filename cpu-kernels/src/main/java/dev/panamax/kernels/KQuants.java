@@ -87,14 +87,13 @@ final class KQuants {
     static final VectorSpecies<Integer> IW = VectorSpecies.of(int.class, WIDE);
     static final VectorSpecies<Float> FW = VectorSpecies.of(float.class, WIDE);
     static final VectorSpecies<Byte> BW = VectorSpecies.of(byte.class, WIDE);
-    static final VectorSpecies<Short> S2 = ShortVector.SPECIES_256;
     static final VectorSpecies<Integer> I2 = IntVector.SPECIES_256;
     static final VectorSpecies<Float> F2 = FloatVector.SPECIES_256;
     /** 16 bytes: a block header, or scale bytes that widen into ints. */
     static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
     /** 8 bytes: one sub-block-half's scales (Q6_K), widened into the low int lanes of an IW vector. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
-    /** 32 bytes: reinterpreted as the 16 shorts of one S2 vector (bit planes shared by both chunks). */
+    /** 32 bytes: a bit plane shared by the chunks of an even/odd vector (hmask, qh), widened to IW. */
     static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     /** Two longs: a broadcast long reinterpreted as bytes, eight of which widen into ints. */
     static final VectorSpecies<Long> L2 = LongVector.SPECIES_128;

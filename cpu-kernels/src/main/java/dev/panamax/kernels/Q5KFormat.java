@@ -14,7 +14,6 @@ import static dev.panamax.kernels.KQuants.BW;
 import static dev.panamax.kernels.KQuants.SW;
 import static dev.panamax.kernels.KQuants.KW;
 import static dev.panamax.kernels.KQuants.IW;
-import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.S;
 import static dev.panamax.kernels.KQuants.fp16;
 import static dev.panamax.kernels.KQuants.loadS;

@@ -5,7 +5,6 @@ import static dev.panamax.kernels.KQuants.F16W;
 import static dev.panamax.kernels.KQuants.F2;
 import static dev.panamax.kernels.KQuants.I2;
 import static dev.panamax.kernels.KQuants.LE;
-import static dev.panamax.kernels.KQuants.S2;
 import static dev.panamax.kernels.KQuants.I16W;
 import static dev.panamax.kernels.KQuants.QK_K;
 import static dev.panamax.kernels.KQuants.B32;
