@@ -39,8 +39,14 @@ public final class Activations {
     private final int[] q8_KSum32;
     private final short[] q8_0Wide;
     private final short[] q8_KWide;
-    /** The even/odd forms by pairing stride 1, 2, 4 (one shared array when vectors hold one chunk). */
-    private final short[][] q8_KPairs = new short[3][];
+    /**
+     * The even/odd forms by pairing stride 1, 2, 4 (slot 0 for all when vectors hold one chunk),
+     * each built and sized on first use after the Q8_K form changes: only the single-token kernels
+     * read them, so a prompt that goes through the float panels never pays for them.
+     */
+    private final short[][] q8_KPairs = {new short[0], new short[0], new short[0]};
+    /** Bit i: q8_KPairs for stride 1 << i reflects the current Q8_K form. */
+    private volatile int pairsReady;
     private final boolean[] ready = new boolean[ActivationType.values().length];
     /** Per activation type, its values as floats in interleaved groups of four tokens ({@link #quads}). */
     private final float[][] quads = {new float[0], new float[0], new float[0]};
@@ -65,9 +71,6 @@ public final class Activations {
         this.q8_KSum32 = by256 ? new int[f32.length / 32] : new int[0];
         this.q8_0Wide = by32 ? new short[f32.length] : new short[0];
         this.q8_KWide = by256 ? new short[f32.length] : new short[0];
-        for (int i = 0; i < 3; i++) {
-            q8_KPairs[i] = i > 0 && KQuants.KW == 1 ? q8_KPairs[0] : by256 ? new short[f32.length] : new short[0];
-        }
     }
 
     /** A single-token activation holding a copy of {@code x}, prepared for nothing yet. */
@@ -108,6 +111,7 @@ public final class Activations {
     public void invalidate() {
         Arrays.fill(ready, false);
         Arrays.fill(quadsReady, false);
+        pairsReady = 0;
     }
 
     /** Makes sure the form {@code type} reflects the current floats. */
@@ -130,9 +134,6 @@ public final class Activations {
                     ActivationQuantizer.q8_K(f32, t * dim, dim, q8_K, q8_KScale, q8_KSum16);
                 }
                 widen(q8_K, q8_KWide, tokens * dim);
-                for (int i = 0; i < (KQuants.KW == 1 ? 1 : 3); i++) {
-                    pairEvenOdd(q8_KWide, q8_KPairs[i], tokens * dim, 1 << i, KQuants.KW);
-                }
                 for (int g = 0; g < tokens * dim / 32; g++) {
                     q8_KSum32[g] = q8_KSum16[2 * g] + q8_KSum16[2 * g + 1];
                 }
@@ -266,7 +267,28 @@ public final class Activations {
      * at 256 bits every stride gives the same array.
      */
     public short[] q8_KPairs(int stride) {
-        return q8_KPairs[Integer.numberOfTrailingZeros(stride)];
+        int i = Integer.numberOfTrailingZeros(stride);
+        if ((pairsReady >> i & 1) == 0) {
+            buildPairs(i);
+        }
+        return q8_KPairs[KQuants.KW == 1 ? 0 : i];
+    }
+
+    /** Builds the stride-(1 << i) form once, whichever kernel thread asks first. */
+    private synchronized void buildPairs(int i) {
+        if ((pairsReady >> i & 1) != 0) {
+            return;
+        }
+        if (!ready[ActivationType.Q8_K.ordinal()]) {
+            throw new IllegalStateException("Q8_K activations are not prepared");
+        }
+        int slot = KQuants.KW == 1 ? 0 : i;
+        int n = tokens * dim;
+        if (q8_KPairs[slot].length < n) {
+            q8_KPairs[slot] = new short[n];
+        }
+        pairEvenOdd(q8_KWide, q8_KPairs[slot], n, 1 << i, KQuants.KW);
+        pairsReady |= KQuants.KW == 1 ? 7 : 1 << i;
     }
 
     public float[] q8_KScale() {
