@@ -9,6 +9,7 @@ import dev.panamax.engine.model.ModelConfig;
 import dev.panamax.engine.model.RopeTable;
 import dev.panamax.engine.model.Vec;
 import dev.panamax.kernels.Activations;
+import dev.panamax.kernels.DecodeAttention;
 import dev.panamax.kernels.MatOps;
 import dev.panamax.kernels.Ops;
 import dev.panamax.kernels.QuantFormat;
@@ -55,6 +56,7 @@ public final class CpuLayers implements LayerRunner {
     private final float[][] gateUpOut;
     private final LayerOffload offload;   // null: every batch on the CPU
     private final int queryTile;          // query tokens per attention unit (see attend)
+    private final DecodeAttention decode; // attention of a single token (generation)
 
     public CpuLayers(ModelConfig c, LayerWeights[] allLayers, int first, int end, KvCache cache, WorkerPool pool,
             int maxTokens) {
@@ -90,6 +92,7 @@ public final class CpuLayers implements LayerRunner {
         this.queryTile = (int) Math.max(1, Math.min(Math.min(QUERY_TILE, maxTokens), (2L << 20) / perToken));
         this.scores = new float[pool.threads()][Math.toIntExact(queryTile * perToken)];
         this.kvRow = new float[pool.threads()][Math.max(c.headDim(), c.valueDim())];
+        this.decode = new DecodeAttention(c.heads(), c.kvHeads(), c.headDim(), c.valueDim(), pool.threads());
         this.qkv = new QuantMatrix[layers.length][];
         this.gateUp = new QuantMatrix[layers.length][];
         for (int l = 0; l < layers.length; l++) {
@@ -175,8 +178,9 @@ public final class CpuLayers implements LayerRunner {
     private static final int QUERY_TILE = 8;
 
     /**
-     * Causal grouped-query attention against the cache, in parallel over (tile of up to {@link
-     * #QUERY_TILE} query tokens, key/value head): each unit reads the key and value rows of its
+     * Causal grouped-query attention against the cache. One token (generation) goes through {@link
+     * DecodeAttention}, split over ranges of positions; several (prompts, speculative checks) in
+     * parallel over (tile of up to {@link #QUERY_TILE} query tokens, key/value head): each unit reads the key and value rows of its
      * head once for all the query heads that share it and all the tile's tokens that see them,
      * dequantized to floats once (F16 and Q8_0 alike) instead of once per query head and token,
      * computes their scores, softmax, and the weighted sum of values. (Q8_0 keys through the int8
@@ -185,6 +189,11 @@ public final class CpuLayers implements LayerRunner {
      * Qwen3-0.6B's prompt time.)
      */
     private void attend(int layer, int tokens, int pos0) {
+        if (tokens == 1) {
+            decode.run(query, 0, cache.keyFormat(), cache.keys(layer), cache.valueFormat(), cache.values(layer),
+                    pos0 + 1, attnScale, attention.f32(), 0, pool);
+            return;
+        }
         int heads = c.heads();
         int kvHeads = c.kvHeads();
         int group = c.groupSize();
