@@ -10,8 +10,9 @@ import java.lang.foreign.MemorySegment;
 /**
  * Off-heap keys and values of a range of layers for {@code context} positions, one row per
  * (position, key/value head) stored in F32, F16 or Q8_0 through that type's {@link QuantFormat}.
- * The whole cache is reserved (and zeroed) up front so that running out of memory is reported
- * at start, not mid-generation.
+ * The whole cache is reserved up front, so that a size the system cannot provide is reported at
+ * start, not mid-generation; its pages are zeroed by the system on first use ({@link ZeroPages}),
+ * so a long context costs memory and time only for the positions actually filled.
  */
 public final class KvCache implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
@@ -40,8 +41,8 @@ public final class KvCache implements AutoCloseable {
         long perLayer = (long) context * kvHeads * (keyRowBytes + valueRowBytes);
         try {
             for (int l = 0; l < layers; l++) {
-                keys[l] = arena.allocate((long) context * kvHeads * keyRowBytes, 64);
-                values[l] = arena.allocate((long) context * kvHeads * valueRowBytes, 64);
+                keys[l] = ZeroPages.allocate(arena, (long) context * kvHeads * keyRowBytes);
+                values[l] = ZeroPages.allocate(arena, (long) context * kvHeads * valueRowBytes);
             }
         } catch (OutOfMemoryError e) {
             arena.close();
