@@ -54,6 +54,7 @@ final class ChatCommand implements Callable<Integer> {
         boolean terminal = System.console() != null;
         try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions().withBackend(gpu.backendOptions()));
                 DraftOptions.Draft draft = draftOptions.enabled() ? draftOptions.open(model, session.options()) : null) {
+            session.warmUp();
             Tokenizer tok = model.tokenizer();
             ChatTemplate template = generation.template(model).orElseThrow(() -> new PanamaxException(model.file().name()
                     + ": the model has no chat template Panamax recognises; pick one with --chat-template"

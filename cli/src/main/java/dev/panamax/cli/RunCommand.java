@@ -77,6 +77,7 @@ final class RunCommand implements Callable<Integer> {
         try (Model model = modelOptions.open(); Session session = model.newSession(modelOptions.sessionOptions().withBackend(gpu.backendOptions()));
                 DraftOptions.Draft draft = draftOptions.enabled() ? draftOptions.open(model, session.options()) : null) {
             GpuOptions.report(session, err);
+            session.warmUp();
             Tokenizer tok = model.tokenizer();
             Optional<ChatTemplate> template = raw ? Optional.empty() : generation.template(model);
             boolean think = generation.thinkEnabled();

@@ -158,6 +158,7 @@ final class ServeCommand implements Callable<Integer> {
             log.println("panamax serve: listening on " + server.baseUri() + (apiKey == null ? "" : " (API key required)"));
             log.flush();
         }
+        server.warmUp();
         return new Running(server, model, draftHolder);
     }
 

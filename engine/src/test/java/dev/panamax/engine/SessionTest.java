@@ -46,6 +46,30 @@ class SessionTest {
     }
 
     @Test
+    void warmUpLeavesTheSessionAsItWas() throws Exception {
+        Path file = TinyModels.write(dir.resolve("w.gguf"), TinyModels.qwen3(), 5);
+        try (Model model = Model.open(file)) {
+            SessionOptions opts = SessionOptions.defaults().withContext(32).withCacheTypes(GgmlType.F16, GgmlType.F16)
+                    .withThreads(2);
+            float[] cold;
+            try (Session s = model.newSession(opts)) {
+                s.prefill(new int[] {1, 2});
+                s.prefill(new int[] {3, 4});
+                cold = s.decode(9);
+            }
+            try (Session s = model.newSession(opts)) {
+                s.prefill(new int[] {1, 2});
+                s.warmUp(); // between calls too: it must touch neither the cache nor the position
+                assertEquals(2, s.position());
+                s.prefill(new int[] {3, 4});
+                float[] warm = s.decode(9);
+                assertEquals(5, s.position());
+                assertClose(cold, warm, 0f, "after a warm-up");
+            }
+        }
+    }
+
+    @Test
     void truncateThenReplayGivesTheSameLogits() throws Exception {
         Path file = TinyModels.write(dir.resolve("q.gguf"), TinyModels.qwen2(), 3);
         try (Model model = Model.open(file);

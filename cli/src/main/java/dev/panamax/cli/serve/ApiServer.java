@@ -129,6 +129,11 @@ public final class ApiServer implements AutoCloseable {
         return s;
     }
 
+    /** Compiles the kernels the slots run, so that the first request is not the one that waits for the JIT. */
+    public void warmUp() {
+        slots.warmUp();
+    }
+
     public InetSocketAddress address() {
         return http.getAddress();
     }

@@ -283,4 +283,9 @@ final class Slots implements AutoCloseable {
             s.session.close();
         }
     }
+
+    /** Compiles the kernels the slots run before the first request ({@link Session#warmUp}). */
+    void warmUp() {
+        slots.get(0).session.warmUp();
+    }
 }

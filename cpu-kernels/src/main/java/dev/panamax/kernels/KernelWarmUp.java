@@ -1,0 +1,93 @@
+package dev.panamax.kernels;
+
+import dev.panamax.gguf.GgmlType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Collection;
+import java.util.SplittableRandom;
+
+/**
+ * Runs the kernels a model will use on small synthetic matrices before its first prompt, so that
+ * the JIT compiles them while the prompt is read instead of while it is computed.
+ *
+ * <p>Why: until C2 has compiled a Vector API kernel it runs as boxed objects, 30-100x slower, and
+ * it only gets compiled once it has run hot: on a 14B model the first prompt ran its matrix
+ * kernels boxed for about 1.5 s and the first generated tokens their decode kernels for about 6 s
+ * (every weight type's dot, one after the other, on multi-megabyte matrices). Here each kernel
+ * runs some hundreds of times on the first rows of the model's own matrices, a small fraction of
+ * that work, and C2 compiles it in the background. The model's own: warmed on arena memory, C2
+ * speculated on that segment class and deoptimized every kernel at the first mapped row, back to
+ * boxed code for seconds. The CLI launcher lowers these classes' compile thresholds
+ * (CompileThresholdScaling) so that these rounds reach C2; without it they leave them C1-compiled.
+ */
+public final class KernelWarmUp {
+    private KernelWarmUp() {}
+
+    /** Rows of each matrix used: two row units of the matvec, so both threads of a pool take part. */
+    private static final int ROWS = 32;
+    /** Enough tokens for the multi-token float panels ({@link MatOps#panelMinTokens}). */
+    private static final int TOKENS = 24;
+    private static final int ROUNDS = 30;
+
+    /**
+     * Runs one token's and a prompt's products with the first rows of each of {@code matrices} (one
+     * per weight type: the model's own, so that the segment class and the row lengths the JIT
+     * profiles are the ones it will see), and one token's attention over a small cache of the given
+     * shape and types, {@link #ROUNDS} times on {@code pool}.
+     */
+    public static void run(Collection<QuantMatrix> matrices, int heads, int kvHeads, int headDim, int valueDim,
+            GgmlType keyType, GgmlType valueType, WorkerPool pool) {
+        try (Arena arena = Arena.ofShared()) {
+            SplittableRandom rnd = new SplittableRandom(7);
+            int n = matrices.size();
+            QuantMatrix[] ms = new QuantMatrix[n];
+            Activations[] one = new Activations[n];
+            Activations[] many = new Activations[n];
+            int i = 0;
+            for (QuantMatrix m : matrices) {
+                int rows = Math.min(ROWS, m.rows());
+                ms[i] = new QuantMatrix(m.format(), m.data().asSlice(0, rows * m.rowBytes()), rows, m.cols());
+                one[i] = new Activations(1, m.cols());
+                many[i] = new Activations(TOKENS, m.cols());
+                fill(one[i].f32(), rnd);
+                fill(many[i].f32(), rnd);
+                i++;
+            }
+            float[] out = new float[ROWS * TOKENS];
+
+            int positions = 64;
+            QuantFormat kf = Kernels.of(keyType);
+            QuantFormat vf = Kernels.of(valueType);
+            MemorySegment keys = arena.allocate(kf.rowBytes(headDim) * kvHeads * positions, 64);
+            MemorySegment values = arena.allocate(vf.rowBytes(valueDim) * kvHeads * positions, 64);
+            float[] k = new float[headDim];
+            float[] v = new float[valueDim];
+            for (int r = 0; r < kvHeads * positions; r++) {
+                fill(k, rnd);
+                fill(v, rnd);
+                kf.quantize(k, 0, keys, r * kf.rowBytes(headDim), headDim);
+                vf.quantize(v, 0, values, r * vf.rowBytes(valueDim), valueDim);
+            }
+            DecodeAttention attention = new DecodeAttention(heads, kvHeads, headDim, valueDim, pool.threads());
+            float[] q = new float[heads * headDim];
+            fill(q, rnd);
+            float[] attended = new float[heads * valueDim];
+
+            for (int round = 0; round < ROUNDS; round++) {
+                for (int m = 0; m < n; m++) {
+                    one[m].invalidate();
+                    MatOps.matvec(ms[m], one[m], out, 0, pool);
+                    many[m].invalidate();
+                    MatOps.matmul(ms[m], many[m], out, pool);
+                }
+                attention.run(q, 0, kf, keys, vf, values, positions, 0.1f, attended, 0, pool);
+            }
+        }
+    }
+
+    private static void fill(float[] v, SplittableRandom rnd) {
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) (rnd.nextDouble() - 0.5);
+        }
+    }
+}
