@@ -116,6 +116,11 @@ final class ServeCommand implements Callable<Integer> {
             }
         }, "panamax-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            running.server().warmUp();
+        } catch (IllegalStateException e) {
+            // stopped while warming up (its pool closed): the hook reports the shutdown
+        }
         running.server().awaitClosed();
         return 0;
     }
@@ -158,7 +163,6 @@ final class ServeCommand implements Callable<Integer> {
             log.println("panamax serve: listening on " + server.baseUri() + (apiKey == null ? "" : " (API key required)"));
             log.flush();
         }
-        server.warmUp();
         return new Running(server, model, draftHolder);
     }
 

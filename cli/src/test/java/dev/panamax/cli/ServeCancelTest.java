@@ -16,16 +16,16 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Clients that vanish cancel their generations (streamed, non-streamed, still queued); a full
- * queue answers 429. One slot, a queue of one, and requests that would run for 8000 tokens
+ * queue answers 429. One slot, a queue of one, and requests that would run for 32000 tokens
  * (half a minute here) unless cancelled.
  */
 class ServeCancelTest {
-    static final String LONG = "{\"prompt\": \"hi\", \"max_tokens\": 8000, \"temperature\": 0, \"stream\": %s}";
+    static final String LONG = "{\"prompt\": \"hi\", \"max_tokens\": 32000, \"temperature\": 0, \"stream\": %s}";
     static ServeHarness h;
 
     @BeforeAll
     static void start() {
-        h = ServeHarness.start("-np", "1", "--queue", "1", "--loop-guard", "0", "-c", "8192");
+        h = ServeHarness.start("-np", "1", "--queue", "1", "--loop-guard", "0", "-c", "32768");
     }
 
     @AfterAll
@@ -76,7 +76,7 @@ class ServeCancelTest {
 
         a.close(); // A stops at its next token
         int tokens = cancelledTokens(2);
-        assertTrue(tokens < 4000, "A stopped early: " + tokens + " of 8000 tokens");
+        assertTrue(tokens < 4000, "A stopped early: " + tokens + " of 32000 tokens");
         awaitIdle();
         assertEquals(before + 2, h.server().stats().cancelled());
         assertEquals(200, h.post("/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 3}").statusCode());
@@ -89,7 +89,7 @@ class ServeCancelTest {
         Thread.sleep(200);
         s.close();
         int tokens = cancelledTokens(already + 1);
-        assertTrue(tokens < 8000, "stopped early: " + tokens + " of 8000 tokens");
+        assertTrue(tokens < 32000, "stopped early: " + tokens + " of 32000 tokens");
         awaitIdle();
     }
 
@@ -97,9 +97,9 @@ class ServeCancelTest {
     void aSlowNonStreamingAnswerIsStillValidJson() throws Exception {
         // longer than the commit delay (2 s): 200 and chunked spaces first, then the JSON body
         long t0 = System.nanoTime();
-        HttpResponse<String> r = h.post("/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 2500, \"temperature\": 0}");
+        HttpResponse<String> r = h.post("/v1/completions", "{\"prompt\": \"hi\", \"max_tokens\": 12000, \"temperature\": 0}");
         assertEquals(200, r.statusCode());
         assertTrue(System.nanoTime() - t0 < 2_000_000_000L || r.body().startsWith("  "), "spaces kept the connection checked");
-        assertEquals(2500, ServeApiTest.integer(json(r.body()), "usage", "completion_tokens"));
+        assertEquals(12000, ServeApiTest.integer(json(r.body()), "usage", "completion_tokens"));
     }
 }

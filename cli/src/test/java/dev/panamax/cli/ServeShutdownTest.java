@@ -18,11 +18,11 @@ import org.junit.jupiter.api.Test;
 
 /** Graceful stop: in-process close(), and SIGTERM to a real {@code panamax serve} process. */
 class ServeShutdownTest {
-    static final String LONG = "{\"prompt\": \"hi\", \"max_tokens\": 8000, \"temperature\": 0, \"stream\": true}";
+    static final String LONG = "{\"prompt\": \"hi\", \"max_tokens\": 32000, \"temperature\": 0, \"stream\": true}";
 
     @Test
     void closeEndsQueuedRequestsAtOnceAndRunningOnesAfterTheGracePeriod() throws Exception {
-        ServeHarness h = ServeHarness.start("-np", "1", "--loop-guard", "0", "-c", "8192");
+        ServeHarness h = ServeHarness.start("-np", "1", "--loop-guard", "0", "-c", "32768");
         int port = h.base.getPort();
         Socket running = h.rawPost("/v1/completions", LONG);
         ServeHarness.readUntil(running, "\"text\"");
