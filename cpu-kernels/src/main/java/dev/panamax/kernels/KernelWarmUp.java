@@ -27,7 +27,7 @@ public final class KernelWarmUp {
     private static final int ROWS = 32;
     /** Enough tokens for the multi-token float panels ({@link MatOps#panelMinTokens}). */
     private static final int TOKENS = 24;
-    private static final int ROUNDS = 30;
+    private static final int ROUNDS = 12;
 
     /**
      * Runs one token's and a prompt's products with the first rows of each of {@code matrices} (one
