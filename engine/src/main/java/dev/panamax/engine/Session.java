@@ -198,11 +198,13 @@ public final class Session implements AutoCloseable {
     }
 
     /**
-     * Gets the JIT to compile the CPU kernels this session's weights and cache will run, on small
-     * synthetic data ({@link KernelWarmUp}, a fraction of a second): call it once before the first
-     * prompt, whose latency it cuts by seconds on big models. Computes nothing of the model's.
+     * Gets the JIT to compile the CPU kernels this session's weights and cache will run, on the
+     * first rows of each weight type ({@link KernelWarmUp}, a second or two), while the system maps
+     * the weights in behind it ({@link Weights#prefault}): call it once before the first prompt,
+     * whose latency it cuts by seconds on big models. Computes nothing of the model's.
      */
     public void warmUp() {
+        weights.prefault();
         Map<GgmlType, QuantMatrix> byType = new LinkedHashMap<>();
         int cpuLayers = config.layers() - layersOnDevice;
         for (int l = 0; l < cpuLayers; l++) {

@@ -24,6 +24,22 @@ import java.util.Arrays;
 public record Weights(QuantMatrix tokenEmbedding, LayerWeights[] layers, Vec outputNorm, QuantMatrix output,
         boolean tiedOutput) {
 
+    /**
+     * Has the system map the layers' matrices and the output head in, in the order a forward pass
+     * reads them, on a background thread (see {@link ZeroPages#populateAsync}): the first prompt
+     * then finds them mapped instead of faulting them in.
+     */
+    public void prefault() {
+        java.util.List<java.lang.foreign.MemorySegment> ranges = new java.util.ArrayList<>();
+        for (LayerWeights w : layers) {
+            for (QuantMatrix m : java.util.List.of(w.wq(), w.wk(), w.wv(), w.wo(), w.gate(), w.up(), w.down())) {
+                ranges.add(m.data());
+            }
+        }
+        ranges.add(output.data());
+        ZeroPages.populateAsync(ranges);
+    }
+
     public static Weights bind(GgufFile file, ModelConfig c, Arena arena) {
         Binder b = new Binder(file, arena);
         QuantMatrix embd = b.matrix("token_embd.weight", c.embedding(), c.vocab());

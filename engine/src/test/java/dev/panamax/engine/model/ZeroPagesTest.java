@@ -32,6 +32,23 @@ class ZeroPagesTest {
     }
 
     @Test
+    void prefaultingAMappedFileLeavesItsBytesAndToleratesItsArenaClosing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Path file = dir.resolve("w.bin");
+        byte[] bytes = new byte[5 << 20];
+        new java.util.Random(1).nextBytes(bytes);
+        java.nio.file.Files.write(file, bytes);
+        try (Arena arena = Arena.ofShared();
+                var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+            MemorySegment m = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, bytes.length, arena);
+            ZeroPages.populateAsync(java.util.List.of(m.asSlice(4097, 1 << 20), m.asSlice(0, 100), m.asSlice(3 << 20)));
+            assertEquals(java.util.Arrays.hashCode(bytes), java.util.Arrays.hashCode(m.toArray(ValueLayout.JAVA_BYTE)));
+        }
+        // the arena closed with the background thread possibly still running: nothing may fail
+        ZeroPages.populateAsync(java.util.List.of());
+    }
+
+    @Test
     void aSizeTheSystemCannotProvideFailsUpFront() {
         try (Arena arena = Arena.ofShared()) {
             assertThrows(OutOfMemoryError.class, () -> ZeroPages.allocate(arena, 1L << 52));
