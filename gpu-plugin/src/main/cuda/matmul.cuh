@@ -13,6 +13,19 @@
 #define MM_LD (MM_BK + 8)  // shared row stride in halves (80 bytes: ldmatrix without bank conflicts)
 
 
+// a * (b - 128) + m for the four bytes b of `biased` (quants + 128), as two words of packed halves.
+// The int -> float conversion is exact without the quarter-rate converter: 2^23 + b is one byte
+// permute away, and one subtraction takes 2^23 + 128 off.
+DEV void to_halves(uint32_t biased, float a, float m, uint32_t& lo, uint32_t& hi) {
+    float v[4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        v[k] = a * (__uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7440u + k)) - 8388736.f) + m;
+    }
+    lo = pack_h2(v[0], v[1]);
+    hi = pack_h2(v[2], v[3]);
+}
+
 // 16 weights of a row starting at value e (e % 16 == 0) in two steps: fetch (the loads, issued a
 // step ahead) and decode (to 8 words of packed halves).
 template <class T> struct Tile {
@@ -21,15 +34,7 @@ template <class T> struct Tile {
     DEV void decode(const R& r, int e, uint32_t (&h)[8]) {
         Unit u = T::decode(r, (e % T::QK) / 16);
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            float v[4];
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-                v[k] = u.a * (float) (int8_t) (u.q[i] >> (8 * k)) + u.m;
-            }
-            h[2 * i] = pack_h2(v[0], v[1]);
-            h[2 * i + 1] = pack_h2(v[2], v[3]);
-        }
+        for (int i = 0; i < 4; i++) to_halves(u.q[i] ^ 0x80808080u, u.a, u.m, h[2 * i], h[2 * i + 1]);
     }
 };
 template <> struct Tile<TF16> {
@@ -97,19 +102,17 @@ DEV void matmul_tc(const uint8_t* __restrict__ W, int rows, int K, const uint16_
     const int r = tid / 2, half = tid % 2;
     const bool rowOk = r0 + r < rows;
     const uint8_t* wrow = W + (long) min(r0 + r, rows - 1) * rb;  // clamped: loads stay in bounds
-    typename Tile<T>::R raw = Tile<T>::fetch(wrow, 16 * half);
+    typename Tile<T>::R raw;
     uint4 xr[XC];
-    auto fetchX = [&](int k0) {
+    auto fetch = [&](int kt) {
+        raw = Tile<T>::fetch(wrow, kt * MM_BK + 16 * half);
 #pragma unroll
         for (int j = 0; j < XC; j++) {
             const int i = tid + 256 * j, n = i / 4, ch = i % 4;
-            xr[j] = n0 + n < tokens ? *(const uint4*) (X + (long) (n0 + n) * K + k0 + 8 * ch) : uint4{0, 0, 0, 0};
+            xr[j] = n0 + n < tokens ? *(const uint4*) (X + (long) (n0 + n) * K + kt * MM_BK + 8 * ch) : uint4{0, 0, 0, 0};
         }
     };
-    fetchX(0);
-    const int nk = K / MM_BK;
-    for (int kt = 0; kt < nk; kt++) {
-        const int buf = kt & 1;
+    auto stage = [&](int kt, int buf) {  // the fetched step into shared buffer buf
         uint32_t h[8];
         Tile<T>::decode(raw, kt * MM_BK + 16 * half, h);
         uint4* dst = (uint4*) &sW[buf][r * MM_LD + 16 * half];
@@ -120,11 +123,8 @@ DEV void matmul_tc(const uint8_t* __restrict__ W, int rows, int K, const uint16_
             const int i = tid + 256 * j, n = i / 4, ch = i % 4;
             *(uint4*) &sX[buf][n * MM_LD + 8 * ch] = xr[j];
         }
-        __syncthreads();
-        if (kt + 1 < nk) {  // the next step's loads fly while this step multiplies
-            raw = Tile<T>::fetch(wrow, (kt + 1) * MM_BK + 16 * half);
-            fetchX((kt + 1) * MM_BK);
-        }
+    };
+    auto multiply = [&](int buf) {
 #pragma unroll
         for (int kk = 0; kk < MM_BK; kk += 16) {
             uint32_t a[2][4];
@@ -146,7 +146,23 @@ DEV void matmul_tc(const uint8_t* __restrict__ W, int rows, int K, const uint16_
                 }
             }
         }
+    };
+    // Software pipeline, one barrier a step: while the warps multiply step kt from one buffer,
+    // each thread decodes step kt+1 (loaded during the previous step) into the other and loads
+    // step kt+2, so the tensor cores and the decoding arithmetic work at the same time. The
+    // barrier that ends step kt-1 is what frees the other buffer.
+    const int nk = K / MM_BK;
+    fetch(0);
+    stage(0, 0);
+    fetch(min(1, nk - 1));
+    __syncthreads();
+    for (int kt = 0; kt + 1 < nk; kt++) {
+        stage(kt + 1, (kt + 1) & 1);
+        fetch(min(kt + 2, nk - 1));  // the last one repeats a step: cheaper than a branch that splits the loop body
+        multiply(kt & 1);
+        __syncthreads();
     }
+    multiply((nk - 1) & 1);
 #pragma unroll
     for (int mi = 0; mi < 2; mi++) {
 #pragma unroll

@@ -33,6 +33,11 @@ struct Raw {
 #define UNIT_FROM_RAW \
     DEV Unit unit(const uint8_t* b, int u) { return decode(fetch(b, u), u); }
 
+// x - bias in each byte as a signed byte, for bytes x <= 127 + bias (bias <= 128): x + 128 - bias
+// stays within its byte and flipping bit 7 takes the 128 off again. Cheaper than __vsub4, and the
+// matrix kernels' own flip of bit 7 (Tile::decode) cancels this one.
+DEV uint32_t minus_bias(uint32_t x, uint32_t bias) { return (x + (128u - bias) * 0x01010101u) ^ 0x80808080u; }
+
 DEV uint32_t byte_at(uint32_t word, int i) { return (word >> (8 * i)) & 0xFFu; }
 DEV float lo_half(uint32_t w) { return h2f((uint16_t) (w & 0xFFFFu)); }
 DEV float hi_half(uint32_t w) { return h2f((uint16_t) (w >> 16)); }
@@ -75,7 +80,7 @@ struct TQ4_0 {  // d, qs[16]: values 0..15 low nibbles, 16..31 high nibbles
     DEV Unit decode(const Raw& r, int u) {
         Unit v;
 #pragma unroll
-        for (int i = 0; i < 4; i++) v.q[i] = __vsub4((r.w[i] >> (4 * u)) & 0x0F0F0F0Fu, 0x08080808u);
+        for (int i = 0; i < 4; i++) v.q[i] = minus_bias((r.w[i] >> (4 * u)) & 0x0F0F0F0Fu, 8);
         v.a = lo_half(r.x[0]);
         v.m = 0.f;
         return v;
@@ -132,7 +137,7 @@ struct TQ5_0 {  // d, qh u32, qs[16]
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             uint32_t lo = (r.w[i] >> (4 * u)) & 0x0F0F0F0Fu;
-            v.q[i] = __vsub4(lo | q5_high(r.x[1], 16 * u + 4 * i), 0x10101010u);
+            v.q[i] = minus_bias(lo | q5_high(r.x[1], 16 * u + 4 * i), 16);
         }
         v.a = lo_half(r.x[0]);
         v.m = 0.f;
@@ -271,7 +276,7 @@ struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
         for (int i = 0; i < 4; i++) {
             uint32_t lo = (r.w[i] >> (2 * j)) & 0x03030303u;
             uint32_t hi = ((r.w[4 + i] >> hbit) & 0x01010101u) << 2;
-            v.q[i] = __vsub4(lo | hi, 0x04040404u);
+            v.q[i] = minus_bias(lo | hi, 4);
         }
         int low = u < 8 ? (r.x[0] & 0xF) : ((r.x[0] >> 4) & 0xF);
         int high = (r.x[0] >> (8 + 2 * (u / 4))) & 3;
@@ -386,7 +391,7 @@ struct TQ6_K {  // ql[128] @0, qh[64] @128, scales int8[16] @192, d @208
         for (int i = 0; i < 4; i++) {
             uint32_t lo = (r.w[i] >> (4 * (k / 2))) & 0x0F0F0F0Fu;
             uint32_t hi = ((r.w[4 + i] >> (2 * k)) & 0x03030303u) << 4;
-            v.q[i] = __vsub4(lo | hi, 0x20202020u);
+            v.q[i] = minus_bias(lo | hi, 32);
         }
         v.a = lo_half(r.x[1]) * (float) (int8_t) r.x[0];
         v.m = 0.f;

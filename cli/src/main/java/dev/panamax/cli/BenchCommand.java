@@ -84,7 +84,7 @@ final class BenchCommand implements Callable<Integer> {
     String cacheTypeV;
 
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "512",
-            description = "Prompt tokens per forward call (default: ${DEFAULT-VALUE}).")
+            description = "Prompt tokens per forward call, at most 256 on the CPU and 512 on a GPU (default: ${DEFAULT-VALUE}).")
     int batch;
 
     @Mixin

@@ -22,7 +22,7 @@ final class ModelOptions {
     int context;
 
     @Option(names = {"-b", "--batch-size"}, paramLabel = "N", defaultValue = "512",
-            description = "Prompt tokens per batch (default: ${DEFAULT-VALUE}).")
+            description = "Prompt tokens per batch, at most 256 on the CPU and 512 on a GPU (default: ${DEFAULT-VALUE}).")
     int batch;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "Compute threads (default: physical cores).")

@@ -48,7 +48,9 @@ import java.util.Optional;
 final class CudaLayers implements LayerRunner {
     private static final int SCRATCH_ALIGN = 256;
     /** Threads of the row-wise kernels (rmsnorm, attention merge): one block per token. */
-    private static final int NORM_THREADS = 1024;
+    // a prompt's rmsnorm: a block a row, 10 values a thread at 5120 (1024 threads: Qwen3-0.6B pp512
+    // 20.2k/19.5k -> 23.6k/24.1k tokens/s on an H200, 14B unchanged)
+    private static final int NORM_THREADS = 512;
 
     private final Gpu gpu;
     private final Gpu.Stream stream;
@@ -947,8 +949,8 @@ final class CudaLayers implements LayerRunner {
                     }
                 }
             } else {
-                int bn = DeviceTypes.matmulTile(t);
-                launch(DeviceTypes.matmul(m.type(), t), (m.rows() + 127) / 128, (t + bn - 1) / bn, 1, 256,
+                int bn = DeviceTypes.matmulTile(m.rows(), t, gpu.multiprocessors());
+                launch(DeviceTypes.matmulKernel(m.type(), bn), (m.rows() + 127) / 128, (t + bn - 1) / bn, 1, 256,
                         m.ptr(), m.rows(), m.cols(), nh, t, out, ys, bias, a);
             }
         }

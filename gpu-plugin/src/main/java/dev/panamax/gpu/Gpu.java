@@ -17,6 +17,9 @@ public interface Gpu extends AutoCloseable {
     /** Compute capability as major*10 + minor, e.g. 90. */
     int capability();
 
+    /** Streaming multiprocessors (132 on an H100 SXM): how many blocks run side by side. */
+    int multiprocessors();
+
     long totalBytes();
 
     long freeBytes();

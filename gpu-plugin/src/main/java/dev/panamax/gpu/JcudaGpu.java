@@ -82,6 +82,7 @@ final class JcudaGpu implements Gpu {
     private final CUcontext context;
     private final String name;
     private final int capability;
+    private final int multiprocessors;
     private final long total;
     private final int driverVersion;
     private CUmodule module;
@@ -123,6 +124,8 @@ final class JcudaGpu implements Gpu {
         int major = v[0];
         cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
         capability = major * 10 + v[0];
+        cuDeviceGetAttribute(v, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+        multiprocessors = v[0];
         long[] t = new long[1];
         cuDeviceTotalMem(t, device);
         total = t[0];
@@ -146,6 +149,11 @@ final class JcudaGpu implements Gpu {
     @Override
     public int capability() {
         return capability;
+    }
+
+    @Override
+    public int multiprocessors() {
+        return multiprocessors;
     }
 
     /** e.g. "13.0". */

@@ -322,7 +322,7 @@ final class OffloadCheck {
     /** Options that leave room for exactly {@code layers} layers (and the head) in the device budget. */
     static BackendOptions limitFor(Model m, SessionOptions o, int layers) {
         OffloadPlan.ModelSizes sizes = OffloadPlan.ModelSizes.of(m.config(), m.weights(), o.keyType(), o.valueType());
-        int micro = Math.min(o.batch(), 256);
+        int micro = Session.deviceMicroBatch(o.batch());
         long scratch = OffloadPlan.scratchBytes(m.config(), o.context(), micro);
         long kv = sizes.kvBytesPerToken() * o.context() / m.config().layers();
         long need = scratch + sizes.headBytes();
@@ -340,7 +340,7 @@ final class OffloadCheck {
     /** Layers the planner puts on the device under {@code limit} for a session with options {@code o}. */
     static int plannedLayers(Model m, SessionOptions o, BackendOptions limit) {
         OffloadPlan.ModelSizes sizes = OffloadPlan.ModelSizes.of(m.config(), m.weights(), o.keyType(), o.valueType());
-        return OffloadPlan.plan(sizes, o.context(), Math.min(o.batch(), 256), limit.limitBytes(), limit.reserveBytes(), -1, 0)
+        return OffloadPlan.plan(sizes, o.context(), Session.deviceMicroBatch(o.batch()), limit.limitBytes(), limit.reserveBytes(), -1, 0)
                 .layersOnDevice();
     }
 

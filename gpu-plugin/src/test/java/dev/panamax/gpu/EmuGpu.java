@@ -121,6 +121,11 @@ final class EmuGpu implements Gpu {
     }
 
     @Override
+    public int multiprocessors() {
+        return 8;  // small: the emulated models' products take both token tiles
+    }
+
+    @Override
     public long totalBytes() {
         return total;
     }
