@@ -1,6 +1,7 @@
 package dev.panamax.cli;
 
 import dev.panamax.engine.Model;
+import dev.panamax.engine.Session;
 import dev.panamax.engine.backend.BackendOptions;
 import dev.panamax.engine.backend.OffloadPlan;
 import dev.panamax.gguf.GgmlType;
@@ -75,8 +76,9 @@ final class PlanCommand implements Callable<Integer> {
             }
             long reserve = reserveMiB << 20;
             long draftBytes = draftWeights == 0 ? 0 : draftWeights + draftPerToken * context;
-            OffloadPlan plan = OffloadPlan.plan(sizes, context, modelOptions.batch, free, reserve, ngl, draftBytes);
-            int largest = OffloadPlan.largestFullContext(sizes, modelOptions.batch, free, reserve, draftPerToken,
+            int batch = Session.deviceMicroBatch(modelOptions.batch);  // what a session gives the device
+            OffloadPlan plan = OffloadPlan.plan(sizes, context, batch, free, reserve, ngl, draftBytes);
+            int largest = OffloadPlan.largestFullContext(sizes, batch, free, reserve, draftPerToken,
                     draftWeights, Math.max(model.config().trainedContext(), context));
             if (json) {
                 Map<String, Object> j = new LinkedHashMap<>();
