@@ -473,6 +473,12 @@ DEV uint32_t kv_half(const uint8_t* row, int type, int d) {
     return type == ST_F16 ? ((const uint16_t*) row)[d] : f2h(value_at(row, type, d));
 }
 
+// Element d of a Q8_0 cache row as f16 bits (the block's scale loads are shared by unrolled neighbours)
+DEV uint32_t q8_half(const uint8_t* row, int d) {
+    const uint8_t* blk = row + 34 * (d / 32);
+    return f2h(ld_h(blk) * (float) (int8_t) blk[2 + d % 32]);
+}
+
 // Elements d and d + 1 (d even) of a cache row as an f16 pair, one 32-bit load for F16 rows
 DEV uint32_t kv_pair(const uint8_t* row, int type, int d) {
     return type == ST_F16 ? *(const uint32_t*) (row + 2L * d) : kv_half(row, type, d) | (kv_half(row, type, d + 1) << 16);
@@ -666,10 +672,12 @@ DEV void tc_tile(const uint32_t (&qa)[ATC_MAXD / 16][4], float (&o)[ATC_MAXD / 8
         o[nt][3] *= c8;
         if (nt < vd / 8) {
             const int d = nt * 8 + g;
-            const uint32_t b[2] = {VT == ST_F16 ? ((const uint16_t*) va)[d] | ((uint32_t) ((const uint16_t*) vb)[d] << 16)
-                                                : kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
-                                   VT == ST_F16 ? ((const uint16_t*) vc8)[d] | ((uint32_t) ((const uint16_t*) vd8)[d] << 16)
-                                                : kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
+            const uint32_t b[2] = {VT == ST_F16    ? ((const uint16_t*) va)[d] | ((uint32_t) ((const uint16_t*) vb)[d] << 16)
+                                   : VT == ST_Q8_0 ? q8_half(va, d) | (q8_half(vb, d) << 16)
+                                                   : kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
+                                   VT == ST_F16    ? ((const uint16_t*) vc8)[d] | ((uint32_t) ((const uint16_t*) vd8)[d] << 16)
+                                   : VT == ST_Q8_0 ? q8_half(vc8, d) | (q8_half(vd8, d) << 16)
+                                                   : kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
             mma_16816(o[nt], pa, b);
         }
     }
@@ -749,6 +757,15 @@ KERNEL_LB(attention_tc, 32, (const float* q, int qs, const uint8_t* kc, const ui
     } else {
         attention_tc_body<-1, -1>(q, qs, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, tokens, pos, scale, splits, part);
     }
+}
+
+// attention_tc over a Q8_0 cache: keys and values dequantized without a type test per element (its
+// own kernel, so the F16 one keeps its registers)
+KERNEL_LB(attention_tc_q8, 32, (const float* q, int qs, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
+                               int heads, int kvHeads, int hd, int vd, int tokens, const int* pos, float scale,
+                               int splits, float* part)) {
+    attention_tc_body<ST_Q8_0, ST_Q8_0>(q, qs, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, tokens, pos, scale, splits,
+                                        part);
 }
 
 #define AGQ_WARPS 4

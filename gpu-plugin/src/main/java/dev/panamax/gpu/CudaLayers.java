@@ -521,8 +521,8 @@ final class CudaLayers implements LayerRunner {
     /** Looks up every kernel a forward pass can use, so a missing one fails at load, not mid-generation. */
     private void resolveKernels() {
         for (String k : new String[] {"rmsnorm", "rmsnorm_split", "swiglu", "qkv_post", "attention", "attention_tiles",
-                "attention_tc", "attention_gqa", "attention_gqa_q8", "attention_combine", "attention_combine_rows",
-                "argmax"}) {
+                "attention_tc", "attention_tc_q8", "attention_gqa", "attention_gqa_q8", "attention_combine",
+                "attention_combine_rows", "argmax"}) {
             gpu.kernel(k);
         }
         for (Layer L : layers) {
@@ -872,7 +872,8 @@ final class CudaLayers implements LayerRunner {
             launch("attention", heads, t, splits, 128, qkv, qkvDim, L.keys, L.values, DeviceTypes.cacheId(keyType),
                     DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(), posDev, scale, splits, part);
         } else if (tensorCoreAttention) {  // many tokens: 16 at a time on tensor cores
-            launch("attention_tc", heads, (t + 15) / 16, splits, 32, qkv, qkvDim, L.keys, L.values,
+            boolean q8 = keyType == GgmlType.Q8_0 && valueType == GgmlType.Q8_0;
+            launch(q8 ? "attention_tc_q8" : "attention_tc", heads, (t + 15) / 16, splits, 32, qkv, qkvDim, L.keys, L.values,
                     DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
                     t, posDev, scale, splits, part);
         } else {  // many tokens: each key tile is read once for 16 of them
