@@ -251,6 +251,31 @@ struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
             a[j] = d * (float) ((low | (high << 4)) - 32);
         }
     }
+    // the same for a slot of 16 values a plane (4h + 2mp, 4h + 2mp + 1 as pieces): values
+    // 128h + 32j + 16mp .. +16 of plane j; 16 bytes of qs and of hmask, the scales loaded once
+    DEV void strided16(const uint8_t* b, int slot, uint4 (&q)[4], float (&a)[4]) {
+        const int h = slot / 2, mp = slot % 2;
+        uint32_t qs[4], hm[4], sc[4];
+        ld16_a2(b + 32 + 32 * h + 16 * mp, qs);
+        ld16_a2(b + 16 * mp, hm);
+        ld14_a2(b + 96, sc);
+        const float d = h2f((uint16_t) sc[3]);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            uint32_t w[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const uint32_t lo = (qs[k] >> (2 * j)) & 0x03030303u;
+                const uint32_t clear = ~(hm[k] >> (4 * h + j)) & 0x01010101u;
+                w[k] = lo | (clear * 0xFCu);
+            }
+            q[j] = make_uint4(w[0], w[1], w[2], w[3]);
+            const int at = 8 * (2 * (j % 2) + mp);
+            const int low = (sc[j / 2] >> (at + 4 * h)) & 0xF;
+            const int high = (sc[2] >> (at + 2 * (2 * h + j / 2))) & 3;
+            a[j] = d * (float) ((low | (high << 4)) - 32);
+        }
+    }
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);
