@@ -33,18 +33,18 @@ public final class MatOps {
      * read: the int8 form, and the interleaved floats when the panels will run (built here, once,
      * so the workers only read them).
      */
-    private static void prepare(QuantMatrix w, Activations x, int tokens) {
+    private static void prepare(QuantMatrix w, Activations x, int tokens, WorkerPool pool) {
         check(w, x);
         ActivationType type = w.format().activationType();
-        x.prepare(type);
+        x.prepare(type, pool);
         if (usesPanels(type, tokens)) {
-            x.quads(type);
+            x.quads(type, pool);
         }
     }
 
     /** out[outOffset + r] = row r . token 0 of x. */
     public static void matvec(QuantMatrix w, Activations x, float[] out, int outOffset, WorkerPool pool) {
-        prepare(w, x, 1);
+        prepare(w, x, 1, pool);
         QuantFormat f = w.format();
         long rowBytes = w.rowBytes();
         pool.parallelFor(w.rows(), ROW_GRAIN, (start, end) -> {
@@ -61,7 +61,7 @@ public final class MatOps {
             matvec(w, x, out, 0, pool);
             return;
         }
-        prepare(w, x, tokens);
+        prepare(w, x, tokens, pool);
         pool.parallelFor(w.rows(), TOKENS_ROW_GRAIN, (start, end) -> rowsTimesTokens(w, x, out, tokens, start, end));
     }
 
@@ -77,7 +77,7 @@ public final class MatOps {
         int total = 0;
         int tokens = x.tokens();
         for (QuantMatrix w : ws) {
-            prepare(w, x, tokens);
+            prepare(w, x, tokens, pool);
             total += w.rows();
         }
         pool.parallelFor(total, tokens == 1 ? ROW_GRAIN : TOKENS_ROW_GRAIN, (start, end) -> {
