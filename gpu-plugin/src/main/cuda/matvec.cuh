@@ -43,10 +43,13 @@ template <class T>
 struct is_strided<T, decltype((void) T::STRIDED)> { static const bool value = T::STRIDED; };
 
 // The matrix-vector product for types whose bits for 32 values are spread over a 256-value block
-// (Q3_K: 2-bit planes and a high-bit mask shared by four 32-value runs): lane piece p = 4h + m of a
-// block takes the 8 values 128h + 32j + 8m .. +8 of each plane j, four segments with a scale each
-// (no mins), against activations gathered the same way. Otherwise as matvec_q.
-template <class T, int NT, int R>
+// (Q3_K: 2-bit planes and a high-bit mask shared by four 32-value runs): lane slot s of a block
+// (64 / V slots) takes V values of each plane j (T::strided<V>), four segments with a scale each
+// (no mins), against activations gathered the same way. Otherwise as matvec_q. One token takes
+// V = 16: a lane's loads of the scales, qs and hmask serve twice the values of V = 8 (H200, Q3_K
+// 16384 x 8192: 1,668 -> 1,803 GB/s at 2 rows a warp; 14B Q4_K_H tg128 188.2/188.4 ->
+// 190.3/190.4); 8 tokens' gathered activations fit the registers only at V = 8.
+template <class T, int NT, int R, int V>
 DEV void matvec_strided(const uint8_t* __restrict__ W, int rows, int K, const int8_t* __restrict__ xq,
                         const float* __restrict__ xd, float* __restrict__ y, int ys,
                         const float* __restrict__ bias, int acc, int tokens) {
@@ -56,74 +59,12 @@ DEV void matvec_strided(const uint8_t* __restrict__ W, int rows, int K, const in
         return;
     }
     static_assert(T::QK == 256, "strided pieces are laid out for 256-value blocks");
-    constexpr int P = 8;
-    constexpr int BPI = WARP / P;
-    const int nb = K / T::QK;
-    const long rowBytes = (long) nb * T::BB;
-    const int piece = lane % P;
-    const int h = piece / 4, m = piece % 4;
-    const int nrows = min(R, rows - row0);
-    float sum[R][NT];
-#pragma unroll
-    for (int r = 0; r < R; r++)
-#pragma unroll
-        for (int t = 0; t < NT; t++) sum[r][t] = 0.f;
-    for (int b = lane / P; b < nb; b += BPI) {
-        uint2 xw[NT][4];
-        float dx[NT][4];
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (NT > 1 && t >= tokens) break;
-#pragma unroll
-            for (int j = 0; j < 4; j++) {
-                const int e = b * 256 + 128 * h + 32 * j + 8 * m;
-                xw[t][j] = *(const uint2*) (xq + (long) t * K + e);
-                dx[t][j] = xd[(long) t * (K / 32) + e / 32];
-            }
-        }
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            if (R > 1 && r >= nrows) break;
-            const uint8_t* blk = W + (long) (row0 + r) * rowBytes + (long) b * T::BB;
-            uint2 q[4];
-            float a[4];
-            T::strided(blk, piece, q, a);
-#pragma unroll
-            for (int t = 0; t < NT; t++) {
-                if (NT > 1 && t >= tokens) break;
-                float v = 0.f;
-#pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    int s = __dp4a((int) q[j].x, (int) xw[t][j].x, 0);
-                    s = __dp4a((int) q[j].y, (int) xw[t][j].y, s);
-                    v += dx[t][j] * a[j] * (float) s;
-                }
-                sum[r][t] += v;
-            }
-        }
-    }
-    store_rows<R, NT>(sum, nrows, tokens, lane, y, ys, row0, bias, acc);
-}
-
-// matvec_strided with 16 values a plane per lane (T::strided16), for one token: 4 lanes a block, 8
-// blocks a warp step; a lane's loads of the scales, qs and hmask serve twice the values (H200, Q3_K
-// 16384 x 8192: 1,668 -> 1,803 GB/s at 2 rows a warp; 14B Q4_K_H tg128 188.2/188.4 -> 190.3/190.4).
-template <class T, int NT, int R>
-DEV void matvec_strided16(const uint8_t* __restrict__ W, int rows, int K, const int8_t* __restrict__ xq,
-                          const float* __restrict__ xd, float* __restrict__ y, int ys,
-                          const float* __restrict__ bias, int acc, int tokens) {
-    const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;
-    const int lane = threadIdx.x % WARP;
-    if (row0 >= rows) {
-        return;
-    }
-    static_assert(T::QK == 256, "strided pieces are laid out for 256-value blocks");
-    constexpr int P = 4;
+    constexpr int P = 64 / V;  // slots a block
     constexpr int BPI = WARP / P;
     const int nb = K / T::QK;
     const long rowBytes = (long) nb * T::BB;
     const int slot = lane % P;
-    const int h = slot / 2, mp = slot % 2;
+    const int h = slot / (P / 2), m = slot % (P / 2);
     const int nrows = min(R, rows - row0);
     float sum[R][NT];
 #pragma unroll
@@ -131,14 +72,21 @@ DEV void matvec_strided16(const uint8_t* __restrict__ W, int rows, int K, const 
 #pragma unroll
         for (int t = 0; t < NT; t++) sum[r][t] = 0.f;
     for (int b = lane / P; b < nb; b += BPI) {
-        uint4 xw[NT][4];
+        uint32_t xw[NT][4][V / 4];
         float4 dx[NT];
 #pragma unroll
         for (int t = 0; t < NT; t++) {
             if (NT > 1 && t >= tokens) break;
 #pragma unroll
             for (int j = 0; j < 4; j++) {
-                xw[t][j] = *(const uint4*) (xq + (long) t * K + b * 256 + 128 * h + 32 * j + 16 * mp);
+                const int8_t* xe = xq + (long) t * K + b * 256 + 128 * h + 32 * j + V * m;
+                if constexpr (V == 16) {
+                    const uint4 v = *(const uint4*) xe;
+                    xw[t][j][0] = v.x; xw[t][j][1] = v.y; xw[t][j][2] = v.z; xw[t][j][3] = v.w;
+                } else {
+                    const uint2 v = *(const uint2*) xe;
+                    xw[t][j][0] = v.x; xw[t][j][1] = v.y;
+                }
             }
             dx[t] = *(const float4*) (xd + (long) t * (K / 32) + b * 8 + 4 * h);  // the 4 planes' groups of 32
         }
@@ -146,9 +94,9 @@ DEV void matvec_strided16(const uint8_t* __restrict__ W, int rows, int K, const 
         for (int r = 0; r < R; r++) {
             if (R > 1 && r >= nrows) break;
             const uint8_t* blk = W + (long) (row0 + r) * rowBytes + (long) b * T::BB;
-            uint4 q[4];
+            uint32_t q[4][V / 4];
             float a[4];
-            T::strided16(blk, slot, q, a);
+            T::template strided<V>(blk, slot, q, a);
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 if (NT > 1 && t >= tokens) break;
@@ -156,10 +104,9 @@ DEV void matvec_strided16(const uint8_t* __restrict__ W, int rows, int K, const 
                 float v = 0.f;
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
-                    int s = __dp4a((int) q[j].x, (int) xw[t][j].x, 0);
-                    s = __dp4a((int) q[j].y, (int) xw[t][j].y, s);
-                    s = __dp4a((int) q[j].z, (int) xw[t][j].z, s);
-                    s = __dp4a((int) q[j].w, (int) xw[t][j].w, s);
+                    int s = 0;
+#pragma unroll
+                    for (int k = 0; k < V / 4; k++) s = __dp4a((int) q[j][k], (int) xw[t][j][k], s);
                     v += d4[j] * a[j] * (float) s;
                 }
                 sum[r][t] += v;
@@ -176,11 +123,7 @@ DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* 
                   const float* __restrict__ xd, const float* __restrict__ xs, float* __restrict__ y, int ys,
                   const float* __restrict__ bias, int acc, int tokens) {
     if constexpr (is_strided<T>::value) {
-        if constexpr (NT == 1) {
-            matvec_strided16<T, NT, R>(W, rows, K, xq, xd, y, ys, bias, acc, tokens);
-        } else {  // 8 tokens' gathered activations at 16 values a plane would not fit the registers
-            matvec_strided<T, NT, R>(W, rows, K, xq, xd, y, ys, bias, acc, tokens);
-        }
+        matvec_strided<T, NT, R, NT == 1 ? 16 : 8>(W, rows, K, xq, xd, y, ys, bias, acc, tokens);
         return;
     }
     const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;

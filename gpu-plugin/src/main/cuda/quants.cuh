@@ -220,57 +220,41 @@ struct TQ2_K {  // scales[16] @0, qs[64] @16, d @80, dmin @82
 struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
     static const int QK = 256, BB = 110;
     static const bool M = false;
-    // decode reads pieces strided across the block (see matvec_strided): piece 4h + m holds the
-    // 8 values 128h + 32j + 8m .. +8 for each 2-bit plane j, so a lane loads 8 bytes of qs and of
-    // hmask and uses every bit of them, where 16 contiguous values use a quarter of their bytes
+    // decode reads slots strided across the block (see matvec_strided): with V values a plane, slot
+    // s = (P / 2) h + m (P = 64 / V slots a block) holds the V values 128h + 32j + Vm .. +V of each
+    // 2-bit plane j, so a lane loads V bytes of qs and of hmask and uses every bit of them, where
+    // 16 contiguous values use a quarter of their bytes; q[j] gets the V quants q - 4 (signed
+    // bytes) of plane j, a[j] their scale
     static const bool STRIDED = true;
-    DEV void strided(const uint8_t* b, int piece, uint2 (&q)[4], float (&a)[4]) {
-        const int h = piece / 4, m = piece % 4, mh = m / 2;
-        uint32_t qs[2], hm[2], sc[4];
-        ld8_a2(b + 32 + 32 * h + 8 * m, qs);
-        ld8_a2(b + 8 * m, hm);
+    template <int V>
+    DEV void strided(const uint8_t* b, int slot, uint32_t (&q)[4][V / 4], float (&a)[4]) {
+        static_assert(V == 8 || V == 16, "8 or 16 values a plane");
+        constexpr int HALF = 32 / V;  // slots per 128 values
+        const int h = slot / HALF, m = slot % HALF, mh = V * m / 16;
+        uint32_t qs[V / 4], hm[V / 4], sc[4];
+        if constexpr (V == 16) {
+            ld16_a2(b + 32 + 32 * h + V * m, qs);
+            ld16_a2(b + V * m, hm);
+        } else {
+            ld8_a2(b + 32 + 32 * h + V * m, qs);
+            ld8_a2(b + V * m, hm);
+        }
         ld14_a2(b + 96, sc);  // the 12 scale bytes, then d
         const float d = h2f((uint16_t) sc[3]);
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            uint32_t w[2];
 #pragma unroll
-            for (int k = 0; k < 2; k++) {
+            for (int k = 0; k < V / 4; k++) {
                 // q - 4 as a byte: the low bits when the high bit is set, else the low bits - 4 (their
                 // two's complement: low | 0xFC); no carries between bytes
                 const uint32_t lo = (qs[k] >> (2 * j)) & 0x03030303u;
                 const uint32_t clear = ~(hm[k] >> (4 * h + j)) & 0x01010101u;
-                w[k] = lo | (clear * 0xFCu);
+                q[j][k] = lo | (clear * 0xFCu);
             }
-            q[j] = make_uint2(w[0], w[1]);
-            // group g = 8h + 2j + m/2: low 4 bits in nibble h of scale byte 2j + m/2, high 2 bits at
-            // 2*(2h + j/2) of byte 8 + (2j + m/2) % 4; byte 2j + m/2 sits at 2 (j%2) + m/2 of word j/2
+            // group g = 8h + 2j + mh (mh: which 16 of the 32): low 4 bits in nibble h of scale byte
+            // 2j + mh, high 2 bits at 2*(2h + j/2) of byte 8 + (2j + mh) % 4; byte 2j + mh sits at
+            // 2 (j%2) + mh of word j/2
             const int at = 8 * (2 * (j % 2) + mh);
-            const int low = (sc[j / 2] >> (at + 4 * h)) & 0xF;
-            const int high = (sc[2] >> (at + 2 * (2 * h + j / 2))) & 3;
-            a[j] = d * (float) ((low | (high << 4)) - 32);
-        }
-    }
-    // the same for a slot of 16 values a plane (4h + 2mp, 4h + 2mp + 1 as pieces): values
-    // 128h + 32j + 16mp .. +16 of plane j; 16 bytes of qs and of hmask, the scales loaded once
-    DEV void strided16(const uint8_t* b, int slot, uint4 (&q)[4], float (&a)[4]) {
-        const int h = slot / 2, mp = slot % 2;
-        uint32_t qs[4], hm[4], sc[4];
-        ld16_a2(b + 32 + 32 * h + 16 * mp, qs);
-        ld16_a2(b + 16 * mp, hm);
-        ld14_a2(b + 96, sc);
-        const float d = h2f((uint16_t) sc[3]);
-#pragma unroll
-        for (int j = 0; j < 4; j++) {
-            uint32_t w[4];
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-                const uint32_t lo = (qs[k] >> (2 * j)) & 0x03030303u;
-                const uint32_t clear = ~(hm[k] >> (4 * h + j)) & 0x01010101u;
-                w[k] = lo | (clear * 0xFCu);
-            }
-            q[j] = make_uint4(w[0], w[1], w[2], w[3]);
-            const int at = 8 * (2 * (j % 2) + mp);
             const int low = (sc[j / 2] >> (at + 4 * h)) & 0xF;
             const int high = (sc[2] >> (at + 2 * (2 * h + j / 2))) & 3;
             a[j] = d * (float) ((low | (high << 4)) - 32);
