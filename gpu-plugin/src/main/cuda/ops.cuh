@@ -479,6 +479,15 @@ DEV uint32_t q8_half(const uint8_t* row, int d) {
     return f2h(ld_h(blk) * (float) (int8_t) blk[2 + d % 32]);
 }
 
+// Element d of rows x and y as an f16 pair (x low), without a type test per element for F16 and
+// Q8_0 caches (VT, else the runtime vtype)
+template <int VT>
+DEV uint32_t value_pair(const uint8_t* x, const uint8_t* y, int vtype, int d) {
+    if (VT == ST_F16) return ((const uint16_t*) x)[d] | ((uint32_t) ((const uint16_t*) y)[d] << 16);
+    if (VT == ST_Q8_0) return q8_half(x, d) | (q8_half(y, d) << 16);
+    return kv_half(x, vtype, d) | (kv_half(y, vtype, d) << 16);
+}
+
 // Elements d and d + 1 (d even) of a cache row as an f16 pair, one 32-bit load for F16 rows
 DEV uint32_t kv_pair(const uint8_t* row, int type, int d) {
     return type == ST_F16 ? *(const uint32_t*) (row + 2L * d) : kv_half(row, type, d) | (kv_half(row, type, d + 1) << 16);
@@ -672,12 +681,7 @@ DEV void tc_tile(const uint32_t (&qa)[ATC_MAXD / 16][4], float (&o)[ATC_MAXD / 8
         o[nt][3] *= c8;
         if (nt < vd / 8) {
             const int d = nt * 8 + g;
-            const uint32_t b[2] = {VT == ST_F16    ? ((const uint16_t*) va)[d] | ((uint32_t) ((const uint16_t*) vb)[d] << 16)
-                                   : VT == ST_Q8_0 ? q8_half(va, d) | (q8_half(vb, d) << 16)
-                                                   : kv_half(va, vtype, d) | (kv_half(vb, vtype, d) << 16),
-                                   VT == ST_F16    ? ((const uint16_t*) vc8)[d] | ((uint32_t) ((const uint16_t*) vd8)[d] << 16)
-                                   : VT == ST_Q8_0 ? q8_half(vc8, d) | (q8_half(vd8, d) << 16)
-                                                   : kv_half(vc8, vtype, d) | (kv_half(vd8, vtype, d) << 16)};
+            const uint32_t b[2] = {value_pair<VT>(va, vb, vtype, d), value_pair<VT>(vc8, vd8, vtype, d)};
             mma_16816(o[nt], pa, b);
         }
     }

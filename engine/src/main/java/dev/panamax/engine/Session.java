@@ -26,6 +26,9 @@ import java.util.Map;
  * Tokens go in through {@link #forward}; logits come out for the positions asked for.
  */
 public final class Session implements AutoCloseable {
+    // prompt tokens a forward pass of the layers takes: a device's products want more blocks
+    private static final int CPU_MICRO_BATCH = 256;
+    private static final int DEVICE_MICRO_BATCH = 512;
     /** Tokens whose logits the output head computes together. */
     private static final int HEAD_TILE = 8;
 
@@ -45,8 +48,6 @@ public final class Session implements AutoCloseable {
     private final LayerRunner deviceHead;   // the last runner when it owns the output head, else null
     private final String backendSummary;
     private final int layersOnDevice;
-    private static final int CPU_MICRO_BATCH = 256;
-    private static final int DEVICE_MICRO_BATCH = 512;
     private final int microBatch;
     private final float[] hidden;
     private final Activations headInput;
@@ -144,12 +145,12 @@ public final class Session implements AutoCloseable {
         return config.vocab();
     }
 
-    /** Tokens per forward pass of the layers while prefilling (forward calls split at multiples of it compute the same). */
     /** The micro-batch of a session whose device holds layers, for a batch size: what its plan budgets. */
     public static int deviceMicroBatch(int batch) {
         return Math.min(batch, DEVICE_MICRO_BATCH);
     }
 
+    /** Tokens per forward pass of the layers while prefilling (forward calls split at multiples of it compute the same). */
     public int microBatch() {
         return microBatch;
     }
@@ -220,7 +221,7 @@ public final class Session implements AutoCloseable {
         int cpuLayers = config.layers() - layersOnDevice;
         for (int l = 0; l < cpuLayers; l++) {
             LayerWeights w = weights.layers()[l];
-            for (QuantMatrix m : List.of(w.wq(), w.wk(), w.wv(), w.wo(), w.gate(), w.up(), w.down())) {
+            for (QuantMatrix m : w.matrices()) {
                 byType.putIfAbsent(m.format().type(), m);
             }
         }

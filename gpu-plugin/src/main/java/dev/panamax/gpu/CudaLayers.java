@@ -47,9 +47,10 @@ import java.util.Optional;
  */
 final class CudaLayers implements LayerRunner {
     private static final int SCRATCH_ALIGN = 256;
-    /** Threads of the row-wise kernels (rmsnorm, attention merge): one block per token. */
-    // a prompt's rmsnorm: a block a row, 10 values a thread at 5120 (1024 threads: Qwen3-0.6B pp512
-    // 20.2k/19.5k -> 23.6k/24.1k tokens/s on an H200, 14B unchanged)
+    /**
+     * Threads of a prompt's rmsnorm, a block a row: 10 values a thread at 5120 (1024 threads:
+     * Qwen3-0.6B pp512 20.2k/19.5k, 512: 23.6k/24.1k tokens/s on an H200; 14B unchanged).
+     */
     private static final int NORM_THREADS = 512;
 
     private final Gpu gpu;
@@ -873,8 +874,8 @@ final class CudaLayers implements LayerRunner {
                     DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(), posDev, scale, splits, part);
         } else if (tensorCoreAttention) {  // many tokens: 16 at a time on tensor cores
             boolean q8 = keyType == GgmlType.Q8_0 && valueType == GgmlType.Q8_0;
-            launch(q8 ? "attention_tc_q8" : "attention_tc", heads, (t + 15) / 16, splits, 32, qkv, qkvDim, L.keys, L.values,
-                    DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
+            launch(q8 ? "attention_tc_q8" : "attention_tc", heads, (t + 15) / 16, splits, 32, qkv, qkvDim, L.keys,
+                    L.values, DeviceTypes.cacheId(keyType), DeviceTypes.cacheId(valueType), heads, kvh, c.headDim(), c.valueDim(),
                     t, posDev, scale, splits, part);
         } else {  // many tokens: each key tile is read once for 16 of them
             launch("attention_tiles", heads, (t + 15) / 16, 1, 128, qkv, qkvDim, L.keys, L.values,

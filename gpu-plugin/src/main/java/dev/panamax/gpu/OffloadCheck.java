@@ -340,8 +340,8 @@ final class OffloadCheck {
     /** Layers the planner puts on the device under {@code limit} for a session with options {@code o}. */
     static int plannedLayers(Model m, SessionOptions o, BackendOptions limit) {
         OffloadPlan.ModelSizes sizes = OffloadPlan.ModelSizes.of(m.config(), m.weights(), o.keyType(), o.valueType());
-        return OffloadPlan.plan(sizes, o.context(), Session.deviceMicroBatch(o.batch()), limit.limitBytes(), limit.reserveBytes(), -1, 0)
-                .layersOnDevice();
+        return OffloadPlan.plan(sizes, o.context(), Session.deviceMicroBatch(o.batch()), limit.limitBytes(),
+                limit.reserveBytes(), -1, 0).layersOnDevice();
     }
 
     static SessionOptions options(int context, GgmlType kv) {

@@ -183,8 +183,9 @@ public final class CpuLayers implements LayerRunner {
      * parallel over (tile of up to {@link #QUERY_TILE} query tokens, key/value head): each unit
      * reads the key and value rows of its head once for all the query heads that share it and all
      * the tile's tokens that see them, dequantized to floats once (F16 and Q8_0 alike) instead of
-     * once per query head and token, computes their scores, softmax, and the weighted sum of values. (Q8_0 keys through the int8
-     * dot product, one call per query head and key, made a Q8_0 cache 1.6x slower than F16 at
+     * once per query head and token, computes their scores, softmax, and the weighted sum of
+     * values. (Q8_0 keys through the int8 dot product, one call per query head and key, made a
+     * Q8_0 cache 1.6x slower than F16 at
      * depth 2048; one token per unit converted a 128-token prompt's rows 64 times each, 15 % of
      * Qwen3-0.6B's prompt time.)
      */

@@ -1,6 +1,7 @@
 package dev.panamax.engine.model;
 
 import dev.panamax.kernels.QuantMatrix;
+import java.util.List;
 
 /**
  * One transformer block's weights. Optional parts (biases, q/k norms) are null when the
@@ -16,10 +17,15 @@ public record LayerWeights(
         Vec ffnNorm,
         QuantMatrix gate, QuantMatrix up, QuantMatrix down) {
 
+    /** The matrices in the order a forward pass reads them. */
+    public List<QuantMatrix> matrices() {
+        return List.of(wq, wk, wv, wo, gate, up, down);
+    }
+
     /** Bytes of all matrices: what streams from memory per token. */
     public long matrixBytes() {
         long n = 0;
-        for (QuantMatrix m : new QuantMatrix[] {wq, wk, wv, wo, gate, up, down}) {
+        for (QuantMatrix m : matrices()) {
             n += m.rowBytes() * m.rows();
         }
         return n;

@@ -12,7 +12,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * All weights of a model bound to the mapped file's tensors (no copies), validated against the
@@ -30,9 +32,9 @@ public record Weights(QuantMatrix tokenEmbedding, LayerWeights[] layers, Vec out
      * then finds them mapped instead of faulting them in.
      */
     public void prefault() {
-        java.util.List<java.lang.foreign.MemorySegment> ranges = new java.util.ArrayList<>();
+        List<MemorySegment> ranges = new ArrayList<>();
         for (LayerWeights w : layers) {
-            for (QuantMatrix m : java.util.List.of(w.wq(), w.wk(), w.wv(), w.wo(), w.gate(), w.up(), w.down())) {
+            for (QuantMatrix m : w.matrices()) {
                 ranges.add(m.data());
             }
         }

@@ -6,6 +6,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.List;
 
 /**
  * Zero-filled off-heap memory that the operating system hands out page by page on first touch: an
@@ -90,7 +91,7 @@ final class ZeroPages {
      * weights as it reaches them (about 300,000 for a 14B file, seconds of system time on a VM).
      * A hint: nothing happens where the system lacks it.
      */
-    static void populateAsync(java.util.List<MemorySegment> ranges) {
+    static void populateAsync(List<MemorySegment> ranges) {
         if (MADVISE == null || ranges.isEmpty()) {
             return;
         }

@@ -7,7 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ZeroPagesTest {
 
@@ -32,20 +40,18 @@ class ZeroPagesTest {
     }
 
     @Test
-    void prefaultingAMappedFileLeavesItsBytesAndToleratesItsArenaClosing(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
-            throws Exception {
-        java.nio.file.Path file = dir.resolve("w.bin");
+    void prefaultingAMappedFileLeavesItsBytesAndToleratesItsArenaClosing(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("w.bin");
         byte[] bytes = new byte[5 << 20];
-        new java.util.Random(1).nextBytes(bytes);
-        java.nio.file.Files.write(file, bytes);
-        try (Arena arena = Arena.ofShared();
-                var ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
-            MemorySegment m = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, bytes.length, arena);
-            ZeroPages.populateAsync(java.util.List.of(m.asSlice(4097, 1 << 20), m.asSlice(0, 100), m.asSlice(3 << 20)));
-            assertEquals(java.util.Arrays.hashCode(bytes), java.util.Arrays.hashCode(m.toArray(ValueLayout.JAVA_BYTE)));
+        new Random(1).nextBytes(bytes);
+        Files.write(file, bytes);
+        try (Arena arena = Arena.ofShared(); FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            MemorySegment m = ch.map(FileChannel.MapMode.READ_ONLY, 0, bytes.length, arena);
+            ZeroPages.populateAsync(List.of(m.asSlice(4097, 1 << 20), m.asSlice(0, 100), m.asSlice(3 << 20)));
+            assertEquals(Arrays.hashCode(bytes), Arrays.hashCode(m.toArray(ValueLayout.JAVA_BYTE)));
         }
         // the arena closed with the background thread possibly still running: nothing may fail
-        ZeroPages.populateAsync(java.util.List.of());
+        ZeroPages.populateAsync(List.of());
     }
 
     @Test
