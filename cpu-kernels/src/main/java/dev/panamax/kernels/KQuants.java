@@ -39,7 +39,9 @@ import jdk.incubator.vector.VectorSpecies;
  * intrinsic) for fp16; short loops of a few statements rather than four hand-unrolled copies
  * (C2 leaves loops of this size rolled, so two copies per turn is the measured compromise); no
  * reinterpret round trips (shift shorts as shorts); no vector-valued {@code ?:} or switch (they
- * cost 2x), no shifts by a vector of counts (not intrinsified here), no 64-bit int species. Check
+ * cost 2x), no shifts by a vector of counts (not intrinsified here), no 64-bit int species; every
+ * vector whose exact class C2 cannot see while parsing (a reinterpret's or a conversion's result,
+ * a value carried by a loop) cast to it with {@link #IWC} and its siblings. Check
  * allocation per call and {@code -XX:CompileCommand=option,...::dot256,PrintInlining} for
  * "NodeCountInliningCutoff" when changing a kernel.
  */
@@ -89,6 +91,28 @@ final class KQuants {
     static final VectorSpecies<Byte> BW = VectorSpecies.of(byte.class, WIDE);
     static final VectorSpecies<Integer> I2 = IntVector.SPECIES_256;
     static final VectorSpecies<Float> F2 = FloatVector.SPECIES_256;
+    /**
+     * The vector classes of {@link #IW}, {@link #SW}, {@link #FW}, {@link #I2}, {@link #F2}: a
+     * kernel casts each vector it gets from a reinterpret or a conversion with them
+     * ({@code IWC.cast(v)}, a checkcast to the final class), so that C2 knows the exact class of
+     * every vector when it parses the operations on it. Without the cast it knows only IntVector
+     * until it inlines the conversion, and meanwhile inlines the operations after the class
+     * profile of the shared Vector API code: Int512Vector and Int256Vector (other kernels), both
+     * inlined behind a type test, whose merged result is a boxed vector. That happened in some
+     * compilations and not in others, and a boxed kernel ran at a tenth of its speed for the life
+     * of the process (Q5_K 1.1 against 9.8 GB/s on one thread).
+     */
+    @SuppressWarnings("unchecked")
+    static final Class<IntVector> IWC = (Class<IntVector>) (Class<?>) IW.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<ShortVector> SWC = (Class<ShortVector>) (Class<?>) SW.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<FloatVector> FWC = (Class<FloatVector>) (Class<?>) FW.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<IntVector> I2C = (Class<IntVector>) (Class<?>) I2.vectorType();
+    @SuppressWarnings("unchecked")
+    static final Class<FloatVector> F2C = (Class<FloatVector>) (Class<?>) F2.vectorType();
+
     /** 16 bytes: a block header, or scale bytes that widen into ints. */
     static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
     /** 8 bytes: one sub-block-half's scales (Q6_K), widened into the low int lanes of an IW vector. */
