@@ -240,9 +240,9 @@ final class Q3KFormat implements QuantFormat {
                 // unrolled by hand, the four bodies' live vectors spill
                 for (int k = 0; k < 4; k++) {
                     int e = ao + 128 * h + 32 * KW * k;
-                    // levels + 4 (0..7) of the even byte in bits 0-2 and of the odd byte in bits 8-10
                     qs = KQuants.SWC.cast(qs);
                     hb = KQuants.SWC.cast(hb);
+                    // levels + 4 (0..7) of the even byte in bits 0-2 and of the odd byte in bits 8-10
                     ShortVector lv = qs.and((short) 0x0303).or(hb.and((short) 0x0404));
                     IntVector p = KQuants.IWC.cast(KQuants.SWC.cast(lv.and((short) 0x00FF).mul(ShortVector.fromArray(SW, a, e)))
                             .add(lv.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());

@@ -9,7 +9,6 @@ import static dev.panamax.kernels.KQuants.SW;
 import static dev.panamax.kernels.KQuants.BW;
 import static dev.panamax.kernels.KQuants.FW;
 import static dev.panamax.kernels.KQuants.INT_LE;
-import static dev.panamax.kernels.KQuants.L2;
 import static dev.panamax.kernels.KQuants.LE;
 import static dev.panamax.kernels.KQuants.LONG_LE;
 import static dev.panamax.kernels.KQuants.QK_K;
@@ -223,16 +222,20 @@ final class Q4KFormat implements QuantFormat {
             int o = b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            LongVector hdr = ByteVector.fromMemorySegment(B2, w, (long) o, LE).reinterpretAsLongs();
-            long h0 = hdr.lane(0);
-            long h1 = hdr.lane(1);
-            long s8 = (h0 >>> 32) | (h1 << 32);
-            int s4 = (int) (h1 >>> 32);
-            // the eight scales in int lanes 0..7 (repeated in 8..15 at 512 bits)
-            IntVector scales = KQuants.IWC.cast(LongVector.broadcast(L2, KQuants.unpackScalesK4(s8, s4)).reinterpretAsBytes()
-                    .convertShape(VectorOperators.B2I, IW, 0));
-            IntVector mn = KQuants.I2C.cast(LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
-                    .convertShape(VectorOperators.B2I, I2, 0));
+            ByteVector hdr = KQuants.B2C.cast(ByteVector.fromMemorySegment(B2, w, (long) o, LE));
+            long h0 = KQuants.L2C.cast(hdr.reinterpretAsLongs()).lane(0);
+            // the eight scales (bytes 0..7) and mins (8..15) unpacked in a vector register (see KQuants.K4_PRIMARY)
+            ByteVector primary = KQuants.B2C.cast(hdr.rearrange(KQuants.K4_PRIMARY));
+            ByteVector secondary = KQuants.B2C.cast(hdr.rearrange(KQuants.K4_SECONDARY));
+            ByteVector primaryHigh = KQuants.B2C.cast(KQuants.I4C.cast(primary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 4)
+                    .reinterpretAsBytes());
+            ByteVector secondaryTop = KQuants.B2C.cast(KQuants.I4C.cast(secondary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 2)
+                    .reinterpretAsBytes());
+            ByteVector sm = KQuants.B2C.cast(KQuants.B2C.cast(KQuants.B2C.cast(primary.blend(primaryHigh, KQuants.K4_HIGH))
+                    .and(KQuants.K4_PRIMARY_MASK)).or(secondaryTop.and(KQuants.K4_SECONDARY_MASK)));
+            // the scales in int lanes 0..7 (the mins follow in 8..15 at 512 bits), the mins in 8 lanes
+            IntVector scales = KQuants.IWC.cast(sm.convertShape(VectorOperators.B2I, IW, 0));
+            IntVector mn = KQuants.I2C.cast(sm.convertShape(VectorOperators.B2I, I2, 1));
             macc = KQuants.F2C.cast(mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
