@@ -102,26 +102,18 @@ final class KQuants {
      * compilations and not in others, and a boxed kernel ran at a tenth of its speed for the life
      * of the process (Q5_K 1.1 against 9.8 GB/s on one thread).
      */
-    @SuppressWarnings("unchecked")
-    static final Class<IntVector> IWC = (Class<IntVector>) (Class<?>) IW.vectorType();
-    @SuppressWarnings("unchecked")
-    static final Class<ShortVector> SWC = (Class<ShortVector>) (Class<?>) SW.vectorType();
-    @SuppressWarnings("unchecked")
-    static final Class<FloatVector> FWC = (Class<FloatVector>) (Class<?>) FW.vectorType();
-    @SuppressWarnings("unchecked")
-    static final Class<IntVector> I2C = (Class<IntVector>) (Class<?>) I2.vectorType();
-    @SuppressWarnings("unchecked")
-    static final Class<FloatVector> F2C = (Class<FloatVector>) (Class<?>) F2.vectorType();
+    static final Class<IntVector> IWC = vectorClass(IW);
+    static final Class<ShortVector> SWC = vectorClass(SW);
+    static final Class<FloatVector> FWC = vectorClass(FW);
+    static final Class<IntVector> I2C = vectorClass(I2);
+    static final Class<FloatVector> F2C = vectorClass(F2);
 
     /** 16 bytes: a block header, or scale bytes that widen into ints. */
     static final VectorSpecies<Byte> B2 = ByteVector.SPECIES_128;
     /** The classes of {@link #B2}, of 16 bytes read as longs and as ints (the header unpacking's vectors). */
-    @SuppressWarnings("unchecked")
-    static final Class<ByteVector> B2C = (Class<ByteVector>) (Class<?>) B2.vectorType();
-    @SuppressWarnings("unchecked")
-    static final Class<LongVector> L2C = (Class<LongVector>) (Class<?>) LongVector.SPECIES_128.vectorType();
-    @SuppressWarnings("unchecked")
-    static final Class<IntVector> I4C = (Class<IntVector>) (Class<?>) IntVector.SPECIES_128.vectorType();
+    static final Class<ByteVector> B2C = vectorClass(B2);
+    static final Class<LongVector> L2C = vectorClass(LongVector.SPECIES_128);
+    static final Class<IntVector> I4C = vectorClass(IntVector.SPECIES_128);
     /** 8 bytes: one sub-block-half's scales (Q6_K), widened into the low int lanes of an IW vector. */
     static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     /** 32 bytes: a bit plane shared by the chunks of an even/odd vector (hmask, qh), widened to IW. */
@@ -169,6 +161,12 @@ final class KQuants {
     static final VectorShuffle<Float> FOLD4 = VectorShuffle.fromOp(FW, i -> i ^ 4);
     static final VectorShuffle<Float> FOLD2 = VectorShuffle.fromOp(FW, i -> i ^ 2);
     static final VectorShuffle<Float> FOLD1 = VectorShuffle.fromOp(FW, i -> i ^ 1);
+
+    /** The final class of the species' vectors, typed as the vector family it belongs to. */
+    @SuppressWarnings("unchecked")
+    private static <V> Class<V> vectorClass(VectorSpecies<?> species) {
+        return (Class<V>) species.vectorType();
+    }
 
     private static int[] lanes(int n, java.util.function.IntUnaryOperator f) {
         int[] v = new int[n];

@@ -1,5 +1,10 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.IWC;
+import static dev.panamax.kernels.KQuants.SWC;
+import static dev.panamax.kernels.KQuants.FWC;
+import static dev.panamax.kernels.KQuants.I2C;
+import static dev.panamax.kernels.KQuants.F2C;
 import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F16W;
 import static dev.panamax.kernels.KQuants.F2;
@@ -213,13 +218,13 @@ final class Q3KFormat implements QuantFormat {
             long scLo = KQuants.unpackScalesQ3Lo(s8, s4);
             long scHi = KQuants.unpackScalesQ3Hi(s8, s4);
             float dd = Float.float16ToFloat((short) (hd1 >>> 48)) * ad[ab];
-            IntVector lo = KQuants.I2C.cast(LongVector.broadcast(L2, scLo).reinterpretAsBytes().convertShape(VectorOperators.B2I, I2, 0)).sub(32);
-            IntVector hi = KQuants.I2C.cast(LongVector.broadcast(L2, scHi).reinterpretAsBytes().convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            IntVector lo = I2C.cast(LongVector.broadcast(L2, scLo).reinterpretAsBytes().convertShape(VectorOperators.B2I, I2, 0)).sub(32);
+            IntVector hi = I2C.cast(LongVector.broadcast(L2, scHi).reinterpretAsBytes().convertShape(VectorOperators.B2I, I2, 0)).sub(32);
             // the levels' +4 offset: 4 * sum_g sc_g * bsum_g
-            macc = KQuants.F2C.cast(KQuants.I2C.cast(lo.mul(IntVector.fromArray(I2, bsum, 16 * ab))).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+            macc = F2C.cast(I2C.cast(lo.mul(IntVector.fromArray(I2, bsum, 16 * ab))).add(hi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .convertShape(VectorOperators.I2F, F2, 0)).fma(FloatVector.broadcast(F2, 4 * dd), macc);
             // high bit of value 128h + 32k + l: bit 4h + k of hmask[l] (at 512 bits, h = 1's copy four bits on)
-            IntVector hm = KQuants.IWC.cast(ByteVector.fromMemorySegment(B32, w, (long) o, LE).reinterpretShape(IW, 0));
+            IntVector hm = IWC.cast(ByteVector.fromMemorySegment(B32, w, (long) o, LE).reinterpretShape(IW, 0));
             if (KW == 2) {
                 hm = hm.rearrange(KQuants.DUP_LOW);
                 hm = hm.blend(hm.lanewise(VectorOperators.LSHR, 4), KQuants.SECOND_CHUNK);
@@ -228,35 +233,35 @@ final class Q3KFormat implements QuantFormat {
             for (int h = 0; h < 2; h += KW) {
                 // scales 8h .. 8h + 7 in int lanes 0..7 (at 512 bits all sixteen)
                 // (the casts here and below: see KQuants.IWC; hm, qs, hb and isum are carried by the loops)
-                hm = KQuants.IWC.cast(hm);
-                IntVector scales = KQuants.IWC.cast(LongVector.broadcast(L2, h == 0 ? scLo : scHi).withLane(1, scHi).reinterpretAsBytes()
+                hm = IWC.cast(hm);
+                IntVector scales = IWC.cast(LongVector.broadcast(L2, h == 0 ? scLo : scHi).withLane(1, scHi).reinterpretAsBytes()
                         .convertShape(VectorOperators.B2I, IW, 0)).sub(32);
-                ShortVector qs = KQuants.SWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsShorts());
+                ShortVector qs = SWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsShorts());
                 // this half's hmask bits (4h + k of each byte) moved up by 2, so that bit k of the
                 // field loop lands on bit 2: the level's high bit (bits shifted out of the short
                 // belong to the other half)
-                ShortVector hb = KQuants.SWC.cast(hm.lanewise(VectorOperators.LSHR, 4 * h).reinterpretAsShorts()).lanewise(VectorOperators.LSHL, 2);
+                ShortVector hb = SWC.cast(hm.lanewise(VectorOperators.LSHR, 4 * h).reinterpretAsShorts()).lanewise(VectorOperators.LSHL, 2);
                 // a loop with the bit fields shifted into place as it goes (qs by 2, hb by 1 per k):
                 // unrolled by hand, the four bodies' live vectors spill
                 for (int k = 0; k < 4; k++) {
                     int e = ao + 128 * h + 32 * KW * k;
-                    qs = KQuants.SWC.cast(qs);
-                    hb = KQuants.SWC.cast(hb);
+                    qs = SWC.cast(qs);
+                    hb = SWC.cast(hb);
                     // levels + 4 (0..7) of the even byte in bits 0-2 and of the odd byte in bits 8-10
                     ShortVector lv = qs.and((short) 0x0303).or(hb.and((short) 0x0404));
-                    IntVector p = KQuants.IWC.cast(KQuants.SWC.cast(lv.and((short) 0x00FF).mul(ShortVector.fromArray(SW, a, e)))
+                    IntVector p = IWC.cast(SWC.cast(lv.and((short) 0x00FF).mul(ShortVector.fromArray(SW, a, e)))
                             .add(lv.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
                     // pair sums ((x + (x << 16)) >> 16), times the scales of groups 2k (lanes 0-3 of a chunk) and 2k + 1 (lanes 4-7)
-                    isum = KQuants.IWC.cast(isum).add(KQuants.IWC.cast(p.add(p.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
+                    isum = IWC.cast(isum).add(IWC.cast(p.add(p.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
                             .mul(KQuants.QUAD_H.add(2 * k).selectFrom(scales)));
                     qs = qs.lanewise(VectorOperators.LSHR, 2);
                     hb = hb.lanewise(VectorOperators.LSHR, 1);
                 }
             }
-            acc = KQuants.FWC.cast(KQuants.IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
+            acc = FWC.cast(IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
         }
         // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
-        FloatVector sum = KQuants.FWC.cast(acc).sub(KQuants.FWC.cast(KQuants.F2C.cast(macc).reinterpretShape(FW, 0)));
+        FloatVector sum = FWC.cast(acc).sub(FWC.cast(F2C.cast(macc).reinterpretShape(FW, 0)));
         if (KW == 2) {
             sum = sum.add(sum.rearrange(KQuants.FOLD8));
         }

@@ -1,5 +1,13 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.IWC;
+import static dev.panamax.kernels.KQuants.SWC;
+import static dev.panamax.kernels.KQuants.FWC;
+import static dev.panamax.kernels.KQuants.I2C;
+import static dev.panamax.kernels.KQuants.F2C;
+import static dev.panamax.kernels.KQuants.B2C;
+import static dev.panamax.kernels.KQuants.L2C;
+import static dev.panamax.kernels.KQuants.I4C;
 import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F2;
 import static dev.panamax.kernels.KQuants.I2;
@@ -222,48 +230,48 @@ final class Q4KFormat implements QuantFormat {
             int o = b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            ByteVector hdr = KQuants.B2C.cast(ByteVector.fromMemorySegment(B2, w, (long) o, LE));
-            long h0 = KQuants.L2C.cast(hdr.reinterpretAsLongs()).lane(0);
+            ByteVector hdr = B2C.cast(ByteVector.fromMemorySegment(B2, w, (long) o, LE));
+            long h0 = L2C.cast(hdr.reinterpretAsLongs()).lane(0);
             // the eight scales (bytes 0..7) and mins (8..15) unpacked in a vector register (see KQuants.K4_PRIMARY)
-            ByteVector primary = KQuants.B2C.cast(hdr.rearrange(KQuants.K4_PRIMARY));
-            ByteVector secondary = KQuants.B2C.cast(hdr.rearrange(KQuants.K4_SECONDARY));
-            ByteVector primaryHigh = KQuants.B2C.cast(KQuants.I4C.cast(primary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 4)
+            ByteVector primary = B2C.cast(hdr.rearrange(KQuants.K4_PRIMARY));
+            ByteVector secondary = B2C.cast(hdr.rearrange(KQuants.K4_SECONDARY));
+            ByteVector primaryHigh = B2C.cast(I4C.cast(primary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 4)
                     .reinterpretAsBytes());
-            ByteVector secondaryTop = KQuants.B2C.cast(KQuants.I4C.cast(secondary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 2)
+            ByteVector secondaryTop = B2C.cast(I4C.cast(secondary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 2)
                     .reinterpretAsBytes());
-            ByteVector sm = KQuants.B2C.cast(KQuants.B2C.cast(KQuants.B2C.cast(primary.blend(primaryHigh, KQuants.K4_HIGH))
+            ByteVector sm = B2C.cast(B2C.cast(B2C.cast(primary.blend(primaryHigh, KQuants.K4_HIGH))
                     .and(KQuants.K4_PRIMARY_MASK)).or(secondaryTop.and(KQuants.K4_SECONDARY_MASK)));
             // the scales in int lanes 0..7 (the mins follow in 8..15 at 512 bits), the mins in 8 lanes
-            IntVector scales = KQuants.IWC.cast(sm.convertShape(VectorOperators.B2I, IW, 0));
-            IntVector mn = KQuants.I2C.cast(sm.convertShape(VectorOperators.B2I, I2, 1));
-            macc = KQuants.F2C.cast(mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
+            IntVector scales = IWC.cast(sm.convertShape(VectorOperators.B2I, IW, 0));
+            IntVector mn = I2C.cast(sm.convertShape(VectorOperators.B2I, I2, 1));
+            macc = F2C.cast(mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
             IntVector isum = IntVector.zero(IW);
             for (int g = 0; g < 4 / KW; g++) {
-                IntVector q = KQuants.IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 16 + 32 * KW * g), LE).reinterpretAsInts());
-                ShortVector lowEven = KQuants.SWC.cast(q.and(0x000F000F).reinterpretAsShorts());
-                ShortVector highEven = KQuants.SWC.cast(q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts());
-                ShortVector lowOdd = KQuants.SWC.cast(q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts());
-                ShortVector highOdd = KQuants.SWC.cast(q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts());
+                IntVector q = IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 16 + 32 * KW * g), LE).reinterpretAsInts());
+                ShortVector lowEven = SWC.cast(q.and(0x000F000F).reinterpretAsShorts());
+                ShortVector highEven = SWC.cast(q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts());
+                ShortVector lowOdd = SWC.cast(q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts());
+                ShortVector highOdd = SWC.cast(q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts());
                 int e = ao + 64 * KW * g;
-                IntVector lo = KQuants.IWC.cast(KQuants.SWC.cast(lowEven.mul(ShortVector.fromArray(SW, a, e)))
+                IntVector lo = IWC.cast(SWC.cast(lowEven.mul(ShortVector.fromArray(SW, a, e)))
                         .add(lowOdd.mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
-                IntVector hi = KQuants.IWC.cast(KQuants.SWC.cast(highEven.mul(ShortVector.fromArray(SW, a, e + 32 * KW)))
+                IntVector hi = IWC.cast(SWC.cast(highEven.mul(ShortVector.fromArray(SW, a, e + 32 * KW)))
                         .add(highOdd.mul(ShortVector.fromArray(SW, a, e + 48 * KW))).reinterpretAsInts());
                 // lane i's chunk is KW*g + i/8: low sub-block twice that, high one more
                 IntVector lowScale = KQuants.CHUNK2.add(2 * KW * g).selectFrom(scales);
                 // pair sums: (x + (x << 16)) >> 16 is the sum of an int lane's two shorts
                 // (the casts here and below: see KQuants.IWC; isum is carried by the loop)
-                isum = KQuants.IWC.cast(KQuants.IWC.cast(isum).add(KQuants.IWC.cast(lo.add(lo.lanewise(VectorOperators.LSHL, 16)))
+                isum = IWC.cast(IWC.cast(isum).add(IWC.cast(lo.add(lo.lanewise(VectorOperators.LSHL, 16)))
                                 .lanewise(VectorOperators.ASHR, 16).mul(lowScale)))
-                        .add(KQuants.IWC.cast(hi.add(hi.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
+                        .add(IWC.cast(hi.add(hi.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
                                 .mul(KQuants.CHUNK2.add(2 * KW * g + 1).selectFrom(scales)));
             }
-            acc = KQuants.FWC.cast(KQuants.IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) h0) * da), acc);
+            acc = FWC.cast(IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) h0) * da), acc);
         }
         // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
-        FloatVector sum = KQuants.FWC.cast(acc).sub(KQuants.FWC.cast(KQuants.F2C.cast(macc).reinterpretShape(FW, 0)));
+        FloatVector sum = FWC.cast(acc).sub(FWC.cast(F2C.cast(macc).reinterpretShape(FW, 0)));
         if (KW == 2) {
             sum = sum.add(sum.rearrange(KQuants.FOLD8));
         }

@@ -1,5 +1,10 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.IWC;
+import static dev.panamax.kernels.KQuants.SWC;
+import static dev.panamax.kernels.KQuants.FWC;
+import static dev.panamax.kernels.KQuants.I2C;
+import static dev.panamax.kernels.KQuants.F2C;
 import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F2;
 import static dev.panamax.kernels.KQuants.I2;
@@ -198,14 +203,14 @@ final class Q5KFormat implements QuantFormat {
             long s8 = (hd0 >>> 32) | (hd1 << 32);
             int s4 = (int) (hd1 >>> 32);
             // the eight scales in int lanes 0..7 (repeated in 8..15 at 512 bits)
-            IntVector scales = KQuants.IWC.cast(LongVector.broadcast(L2, KQuants.unpackScalesK4(s8, s4)).reinterpretAsBytes()
+            IntVector scales = IWC.cast(LongVector.broadcast(L2, KQuants.unpackScalesK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, IW, 0));
-            IntVector mn = KQuants.I2C.cast(LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
+            IntVector mn = I2C.cast(LongVector.broadcast(L2, KQuants.unpackMinsK4(s8, s4)).reinterpretAsBytes()
                     .convertShape(VectorOperators.B2I, I2, 0));
-            macc = KQuants.F2C.cast(mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
+            macc = F2C.cast(mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
                     .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (hd0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
-            IntVector qh = KQuants.IWC.cast(ByteVector.fromMemorySegment(B32, w, (long) (o + 16), LE).reinterpretShape(IW, 0));
+            IntVector qh = IWC.cast(ByteVector.fromMemorySegment(B32, w, (long) (o + 16), LE).reinterpretShape(IW, 0));
             if (KW == 2) {
                 qh = qh.rearrange(KQuants.DUP_LOW);
                 qh = qh.blend(qh.lanewise(VectorOperators.LSHR, 2), KQuants.SECOND_CHUNK);
@@ -213,32 +218,32 @@ final class Q5KFormat implements QuantFormat {
             IntVector isum = IntVector.zero(IW);
             for (int g = 0; g < 4 / KW; g++) {
                 // loop-carried vectors are cast too: C2 parses the loop before it knows the type of their second value
-                qh = KQuants.IWC.cast(qh);
-                IntVector q = KQuants.IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 48 + 32 * KW * g), LE).reinterpretAsInts());
-                ShortVector lowEven = KQuants.SWC.cast(q.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).reinterpretAsShorts());
-                ShortVector highEven = KQuants.SWC.cast(q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F)
+                qh = IWC.cast(qh);
+                IntVector q = IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 48 + 32 * KW * g), LE).reinterpretAsInts());
+                ShortVector lowEven = SWC.cast(q.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00100010)).reinterpretAsShorts());
+                ShortVector highEven = SWC.cast(q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F)
                         .or(qh.lanewise(VectorOperators.LSHL, 3).and(0x00100010)).reinterpretAsShorts());
-                ShortVector lowOdd = KQuants.SWC.cast(q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F)
+                ShortVector lowOdd = SWC.cast(q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F)
                         .or(qh.lanewise(VectorOperators.LSHR, 4).and(0x00100010)).reinterpretAsShorts());
-                ShortVector highOdd = KQuants.SWC.cast(q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F)
+                ShortVector highOdd = SWC.cast(q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F)
                         .or(qh.lanewise(VectorOperators.LSHR, 5).and(0x00100010)).reinterpretAsShorts());
                 int e = ao + 64 * KW * g;
-                IntVector lo = KQuants.IWC.cast(KQuants.SWC.cast(lowEven.mul(ShortVector.fromArray(SW, a, e)))
+                IntVector lo = IWC.cast(SWC.cast(lowEven.mul(ShortVector.fromArray(SW, a, e)))
                         .add(lowOdd.mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
-                IntVector hi = KQuants.IWC.cast(KQuants.SWC.cast(highEven.mul(ShortVector.fromArray(SW, a, e + 32 * KW)))
+                IntVector hi = IWC.cast(SWC.cast(highEven.mul(ShortVector.fromArray(SW, a, e + 32 * KW)))
                         .add(highOdd.mul(ShortVector.fromArray(SW, a, e + 48 * KW))).reinterpretAsInts());
                 // lane i's chunk is KW*g + i/8: low sub-block twice that, high one more
                 IntVector lowScale = KQuants.CHUNK2.add(2 * KW * g).selectFrom(scales);
-                isum = KQuants.IWC.cast(KQuants.IWC.cast(isum).add(KQuants.IWC.cast(lo.add(lo.lanewise(VectorOperators.LSHL, 16)))
+                isum = IWC.cast(IWC.cast(isum).add(IWC.cast(lo.add(lo.lanewise(VectorOperators.LSHL, 16)))
                                 .lanewise(VectorOperators.ASHR, 16).mul(lowScale)))
-                        .add(KQuants.IWC.cast(hi.add(hi.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
+                        .add(IWC.cast(hi.add(hi.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
                                 .mul(KQuants.CHUNK2.add(2 * KW * g + 1).selectFrom(scales)));
                 qh = qh.lanewise(VectorOperators.LSHR, 2 * KW);
             }
-            acc = KQuants.FWC.cast(KQuants.IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) hd0) * da), acc);
+            acc = FWC.cast(IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) hd0) * da), acc);
         }
         // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
-        FloatVector sum = KQuants.FWC.cast(acc).sub(KQuants.FWC.cast(KQuants.F2C.cast(macc).reinterpretShape(FW, 0)));
+        FloatVector sum = FWC.cast(acc).sub(FWC.cast(F2C.cast(macc).reinterpretShape(FW, 0)));
         if (KW == 2) {
             sum = sum.add(sum.rearrange(KQuants.FOLD8));
         }

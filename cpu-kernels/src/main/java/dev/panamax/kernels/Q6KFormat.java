@@ -1,5 +1,10 @@
 package dev.panamax.kernels;
 
+import static dev.panamax.kernels.KQuants.IWC;
+import static dev.panamax.kernels.KQuants.SWC;
+import static dev.panamax.kernels.KQuants.FWC;
+import static dev.panamax.kernels.KQuants.I2C;
+import static dev.panamax.kernels.KQuants.F2C;
 import static dev.panamax.kernels.KQuants.B2;
 import static dev.panamax.kernels.KQuants.F16W;
 import static dev.panamax.kernels.KQuants.F2;
@@ -202,48 +207,48 @@ final class Q6KFormat implements QuantFormat {
             int ao = QK_K * ab;
             ByteVector scb = ByteVector.fromMemorySegment(B2, w, (long) (o + 192), LE);
             float dd = Float.float16ToFloat((short) (ByteVector.fromMemorySegment(B2, w, (long) (o + 194), LE).reinterpretAsLongs().lane(1) >>> 48)) * ad[ab];
-            IntVector sLo = KQuants.I2C.cast(scb.convertShape(VectorOperators.B2I, I2, 0));
-            IntVector sHi = KQuants.I2C.cast(scb.convertShape(VectorOperators.B2I, I2, 1));
+            IntVector sLo = I2C.cast(scb.convertShape(VectorOperators.B2I, I2, 0));
+            IntVector sHi = I2C.cast(scb.convertShape(VectorOperators.B2I, I2, 1));
             // the levels' +32 offset: 32 * sum_g sc_g * bsum_g
-            macc = KQuants.F2C.cast(KQuants.I2C.cast(sLo.mul(IntVector.fromArray(I2, bsum, 16 * ab))).add(sHi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
+            macc = F2C.cast(I2C.cast(sLo.mul(IntVector.fromArray(I2, bsum, 16 * ab))).add(sHi.mul(IntVector.fromArray(I2, bsum, 16 * ab + 8)))
                     .convertShape(VectorOperators.I2F, F2, 0)).fma(FloatVector.broadcast(F2, 32 * dd), macc);
             IntVector isum = IntVector.zero(IW);
             for (int h = 0; h < 2; h++) {
                 // this half's eight scales in int lanes 0..7
-                IntVector scales = KQuants.IWC.cast(ByteVector.fromMemorySegment(B8, w, (long) (o + 192 + 8 * h), LE)
+                IntVector scales = IWC.cast(ByteVector.fromMemorySegment(B8, w, (long) (o + 192 + 8 * h), LE)
                         .convertShape(VectorOperators.B2I, IW, 0));
-                IntVector qh = KQuants.IWC.cast(ByteVector.fromMemorySegment(B32, w, (long) (o + 128 + 32 * h), LE).reinterpretShape(IW, 0));
+                IntVector qh = IWC.cast(ByteVector.fromMemorySegment(B32, w, (long) (o + 128 + 32 * h), LE).reinterpretShape(IW, 0));
                 if (KW == 2) {
                     qh = qh.rearrange(KQuants.DUP_LOW);
                     qh = qh.blend(qh.lanewise(VectorOperators.LSHR, 2), KQuants.SECOND_CHUNK);
                 }
                 for (int j = 0; j < 2; j += KW) {
                     // (the casts here and below: see KQuants.IWC; qh and isum are carried by the loops)
-                    qh = KQuants.IWC.cast(qh);
-                    IntVector ql = KQuants.IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 64 * h + 32 * j), LE).reinterpretAsInts());
+                    qh = IWC.cast(qh);
+                    IntVector ql = IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 64 * h + 32 * j), LE).reinterpretAsInts());
                     int e = ao + 128 * h + 32 * j;
                     // low nibbles; qh bits 0-1 (even byte) and 8-9 (odd byte) to bits 4-5
-                    IntVector pLow = KQuants.IWC.cast(KQuants.SWC.cast(KQuants.SWC.cast(ql.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00300030))
+                    IntVector pLow = IWC.cast(SWC.cast(SWC.cast(ql.and(0x000F000F).or(qh.lanewise(VectorOperators.LSHL, 4).and(0x00300030))
                                     .reinterpretAsShorts()).mul(ShortVector.fromArray(SW, a, e)))
-                            .add(KQuants.SWC.cast(ql.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 4).and(0x00300030))
+                            .add(SWC.cast(ql.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 4).and(0x00300030))
                                     .reinterpretAsShorts()).mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
                     // high nibbles; qh bits 4-5 and 12-13
-                    IntVector pHigh = KQuants.IWC.cast(KQuants.SWC.cast(KQuants.SWC.cast(ql.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(qh.and(0x00300030))
+                    IntVector pHigh = IWC.cast(SWC.cast(SWC.cast(ql.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).or(qh.and(0x00300030))
                                     .reinterpretAsShorts()).mul(ShortVector.fromArray(SW, a, e + 64)))
-                            .add(KQuants.SWC.cast(ql.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 8).and(0x00300030))
+                            .add(SWC.cast(ql.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).or(qh.lanewise(VectorOperators.LSHR, 8).and(0x00300030))
                                     .reinterpretAsShorts()).mul(ShortVector.fromArray(SW, a, e + 64 + 16 * KW))).reinterpretAsInts());
                     // pair sums ((x + (x << 16)) >> 16); int lane i holds values 4i..4i+3 of its chunk: scale group 2j + i/4 of the half, 4 more for the high nibbles
-                    isum = KQuants.IWC.cast(KQuants.IWC.cast(isum).add(KQuants.IWC.cast(pLow.add(pLow.lanewise(VectorOperators.LSHL, 16)))
+                    isum = IWC.cast(IWC.cast(isum).add(IWC.cast(pLow.add(pLow.lanewise(VectorOperators.LSHL, 16)))
                                     .lanewise(VectorOperators.ASHR, 16).mul(KQuants.QUAD.add(2 * j).selectFrom(scales))))
-                            .add(KQuants.IWC.cast(pHigh.add(pHigh.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
+                            .add(IWC.cast(pHigh.add(pHigh.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
                                     .mul(KQuants.QUAD.add(2 * j + 4).selectFrom(scales)));
                     qh = qh.lanewise(VectorOperators.LSHR, 2);
                 }
             }
-            acc = KQuants.FWC.cast(KQuants.IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
+            acc = FWC.cast(IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, dd), acc);
         }
         // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
-        FloatVector sum = KQuants.FWC.cast(acc).sub(KQuants.FWC.cast(KQuants.F2C.cast(macc).reinterpretShape(FW, 0)));
+        FloatVector sum = FWC.cast(acc).sub(FWC.cast(F2C.cast(macc).reinterpretShape(FW, 0)));
         if (KW == 2) {
             sum = sum.add(sum.rearrange(KQuants.FOLD8));
         }
