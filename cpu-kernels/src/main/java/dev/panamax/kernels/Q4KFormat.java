@@ -207,9 +207,8 @@ final class Q4KFormat implements QuantFormat {
     }
 
     /**
-     * The even/odd kernel ({@link KQuants#V256}) over two rows at once, the second
-     * {@code rowBytes} after the first (0: the same row twice, for a lone row): each activation
-     * vector is loaded once for both rows, and their two streams keep more loads in flight. Each
+     * The even/odd kernel ({@link KQuants#V256}), a {@link KQuants.PairKernel}: two rows a pass,
+     * each activation vector loaded once for both, two independent chains of work. Each
      * chunk of 64 values is 32 level bytes, read as 16 shorts (two chunks, 32 shorts, at 512
      * bits): lane i holds bytes 2i and 2i+1, so four int-wide shift-and-masks give the low nibbles
      * of the even and odd bytes (sub-block 2c, values 2i and 2i+1) and their high nibbles
@@ -219,8 +218,6 @@ final class Q4KFormat implements QuantFormat {
      * scale (picked out of the eight with one permute). The mins go through the per-32 activation
      * sums in 8 int lanes. Written with Vector API calls only, in one method (C2 does not inline
      * helpers this size, and a vector passed to a call is boxed): see {@link KQuants} on C2.
-     *
-     * @return the two dot products' float bits, the first row's in the low half
      */
     private static long dotPair(MemorySegment seg, long rowOffset, long rowBytes, Activations x, int token) {
         int nb = x.dim() / QK_K;
@@ -328,23 +325,17 @@ final class Q4KFormat implements QuantFormat {
     @Override
     public void dotRows(MemorySegment w, long rowOffset, long rowBytes, int rows, Activations x, int token,
             float[] out, int outOffset) {
-        int i = 0;
         if (KQuants.V256) {
-            for (; i + 1 < rows; i += 2) {
-                long pair = dotPair(w, rowOffset + i * rowBytes, rowBytes, x, token);
-                out[outOffset + i] = Float.intBitsToFloat((int) pair);
-                out[outOffset + i + 1] = Float.intBitsToFloat((int) (pair >>> 32));
-            }
-        }
-        for (; i < rows; i++) {
-            out[outOffset + i] = dot(w, rowOffset + i * rowBytes, x, token);
+            KQuants.dotRowsInPairs(Q4KFormat::dotPair, w, rowOffset, rowBytes, rows, x, token, out, outOffset);
+        } else {
+            QuantFormat.super.dotRows(w, rowOffset, rowBytes, rows, x, token, out, outOffset);
         }
     }
 
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         if (KQuants.V256) {
-            return Float.intBitsToFloat((int) dotPair(w, rowOffset, 0, x, token));
+            return KQuants.firstOfPair(dotPair(w, rowOffset, 0, x, token));
         }
         int n = x.dim();
         int nb = n / QK_K;
