@@ -162,38 +162,6 @@ final class KQuants {
     static final VectorShuffle<Float> FOLD2 = VectorShuffle.fromOp(FW, i -> i ^ 2);
     static final VectorShuffle<Float> FOLD1 = VectorShuffle.fromOp(FW, i -> i ^ 1);
 
-    /**
-     * A decode kernel over two rows at once, the second {@code rowBytes} after the first (0: the
-     * same row twice, for a lone row), each activation vector loaded once for both: the two dot
-     * products' float bits, the first row's in the low half (two floats without an allocation).
-     * Q4_K runs one (1.6-1.9x its one-row speed); Q3_K's and Q6_K's, written the same way, ran
-     * slower than their one-row kernels (their longer bodies run out of vector registers: C2
-     * re-broadcast constants and spilled, 235 and 210 instructions a row's super-block against
-     * 217 and 188).
-     */
-    @FunctionalInterface
-    interface PairKernel {
-        long dotPair(MemorySegment w, long rowOffset, long rowBytes, Activations x, int token);
-    }
-
-    /** {@link QuantFormat#dotRows} through a pair kernel: two rows a call, a lone last row as a pair of itself. */
-    static void dotRowsInPairs(PairKernel kernel, MemorySegment w, long rowOffset, long rowBytes, int rows,
-            Activations x, int token, float[] out, int outOffset) {
-        for (int i = 0; i < rows; i += 2) {
-            boolean two = i + 1 < rows;
-            long pair = kernel.dotPair(w, rowOffset + i * rowBytes, two ? rowBytes : 0, x, token);
-            out[outOffset + i] = Float.intBitsToFloat((int) pair);
-            if (two) {
-                out[outOffset + i + 1] = Float.intBitsToFloat((int) (pair >>> 32));
-            }
-        }
-    }
-
-    /** The first row's dot product out of a {@link PairKernel}'s result. */
-    static float firstOfPair(long pair) {
-        return Float.intBitsToFloat((int) pair);
-    }
-
     /** The final class of the species' vectors, typed as the vector family it belongs to. */
     @SuppressWarnings("unchecked")
     private static <V> Class<V> vectorClass(VectorSpecies<?> species) {

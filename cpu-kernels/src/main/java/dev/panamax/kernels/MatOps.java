@@ -47,8 +47,11 @@ public final class MatOps {
         prepare(w, x, 1, pool);
         QuantFormat f = w.format();
         long rowBytes = w.rowBytes();
-        pool.parallelFor(w.rows(), ROW_GRAIN,
-                (start, end) -> f.dotRows(w.data(), start * rowBytes, rowBytes, end - start, x, 0, out, outOffset + start));
+        pool.parallelFor(w.rows(), ROW_GRAIN, (start, end) -> {
+            for (int r = start; r < end; r++) {
+                out[outOffset + r] = f.dot(w.data(), r * rowBytes, x, 0);
+            }
+        });
     }
 
     /** out[t * w.rows() + r] = row r . token t of x, for every token x holds. */
@@ -85,8 +88,12 @@ public final class MatOps {
                 int e = Math.min(end, base + w.rows()) - base;
                 if (s < e) {
                     if (tokens == 1) {
+                        QuantFormat f = w.format();
                         long rowBytes = w.rowBytes();
-                        w.format().dotRows(w.data(), s * rowBytes, rowBytes, e - s, x, 0, outs[i], s);
+                        float[] out = outs[i];
+                        for (int r = s; r < e; r++) {
+                            out[r] = f.dot(w.data(), r * rowBytes, x, 0);
+                        }
                     } else {
                         rowsTimesTokens(w, x, outs[i], tokens, s, e);
                     }

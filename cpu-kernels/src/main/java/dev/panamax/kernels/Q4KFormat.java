@@ -207,135 +207,83 @@ final class Q4KFormat implements QuantFormat {
     }
 
     /**
-     * The even/odd kernel ({@link KQuants#V256}), a {@link KQuants.PairKernel}: two rows a pass,
-     * each activation vector loaded once for both, two independent chains of work. Each
-     * chunk of 64 values is 32 level bytes, read as 16 shorts (two chunks, 32 shorts, at 512
-     * bits): lane i holds bytes 2i and 2i+1, so four int-wide shift-and-masks give the low nibbles
-     * of the even and odd bytes (sub-block 2c, values 2i and 2i+1) and their high nibbles
-     * (sub-block 2c+1), which multiply the even/odd activations ({@link Activations#q8_KPairs}
-     * stride 2: a 512-bit vector holds sub-blocks 2c and 2c+2) with no widening or shuffling: 2
-     * products per short lane (at most 2*15*127), pair sums into ints, times each lane's sub-block
-     * scale (picked out of the eight with one permute). The mins go through the per-32 activation
-     * sums in 8 int lanes. Written with Vector API calls only, in one method (C2 does not inline
-     * helpers this size, and a vector passed to a call is boxed): see {@link KQuants} on C2.
+     * The even/odd kernel ({@link KQuants#V256}), over a slice of the row. Each chunk of 64 values
+     * is 32 level bytes, read as 16 shorts (two chunks, 32 shorts, at 512 bits): lane i holds bytes
+     * 2i and 2i+1, so four int-wide shift-and-masks give the low nibbles of the even and odd bytes
+     * (sub-block 2c, values 2i and 2i+1) and their high nibbles (sub-block 2c+1), which multiply
+     * the even/odd activations ({@link Activations#q8_KPairs} stride 2: a 512-bit vector holds
+     * sub-blocks 2c and 2c+2) with no widening or shuffling: 2 products per short lane (at most
+     * 2*15*127), pair sums into ints, times each lane's sub-block scale (picked out of the eight
+     * with one permute). The mins go through the per-32 activation sums in 8 int lanes. Written
+     * with Vector API calls only: see {@link KQuants} on C2.
      */
-    private static long dotPair(MemorySegment seg, long rowOffset, long rowBytes, Activations x, int token) {
+    private static float dotEvenOdd(MemorySegment seg, long rowOffset, Activations x, int token) {
         int nb = x.dim() / QK_K;
         short[] a = x.q8_KPairs(2);
         float[] ad = x.q8_KScale();
         int[] s32 = x.q8_KSum32();
-        // each row as its own slice: offsets in them are ints of the loop, and C2 hoists their bounds checks
-        MemorySegment w0 = seg.asSlice(rowOffset, (long) nb * BLOCK);
-        MemorySegment w1 = seg.asSlice(rowOffset + rowBytes, (long) nb * BLOCK);
-        FloatVector acc0 = FloatVector.zero(FW);
-        FloatVector acc1 = FloatVector.zero(FW);
-        FloatVector macc0 = FloatVector.zero(F2);
-        FloatVector macc1 = FloatVector.zero(F2);
+        // the row as its own slice: offsets in it are ints of the loop, and C2 hoists their bounds checks
+        MemorySegment w = seg.asSlice(rowOffset, (long) nb * BLOCK);
+        FloatVector acc = FloatVector.zero(FW);
+        FloatVector macc = FloatVector.zero(F2);
         for (int b = 0; b < nb; b++) {
             int o = b * BLOCK;
             int ab = token * nb + b;
             float da = ad[ab];
-            ByteVector hdr0 = B2C.cast(ByteVector.fromMemorySegment(B2, w0, (long) o, LE));
-            ByteVector hdr1 = B2C.cast(ByteVector.fromMemorySegment(B2, w1, (long) o, LE));
-            long h0 = L2C.cast(hdr0.reinterpretAsLongs()).lane(0);
-            long h1 = L2C.cast(hdr1.reinterpretAsLongs()).lane(0);
+            ByteVector hdr = B2C.cast(ByteVector.fromMemorySegment(B2, w, (long) o, LE));
+            long h0 = L2C.cast(hdr.reinterpretAsLongs()).lane(0);
             // the eight scales (bytes 0..7) and mins (8..15) unpacked in a vector register (see KQuants.K4_PRIMARY)
-            ByteVector primary0 = B2C.cast(hdr0.rearrange(KQuants.K4_PRIMARY));
-            ByteVector primary1 = B2C.cast(hdr1.rearrange(KQuants.K4_PRIMARY));
-            ByteVector secondary0 = B2C.cast(hdr0.rearrange(KQuants.K4_SECONDARY));
-            ByteVector secondary1 = B2C.cast(hdr1.rearrange(KQuants.K4_SECONDARY));
-            ByteVector sm0 = B2C.cast(B2C.cast(B2C.cast(primary0.blend(B2C.cast(I4C.cast(primary0.reinterpretAsInts())
-                            .lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()), KQuants.K4_HIGH))
-                    .and(KQuants.K4_PRIMARY_MASK)).or(B2C.cast(I4C.cast(secondary0.reinterpretAsInts())
-                            .lanewise(VectorOperators.LSHR, 2).reinterpretAsBytes()).and(KQuants.K4_SECONDARY_MASK)));
-            ByteVector sm1 = B2C.cast(B2C.cast(B2C.cast(primary1.blend(B2C.cast(I4C.cast(primary1.reinterpretAsInts())
-                            .lanewise(VectorOperators.LSHR, 4).reinterpretAsBytes()), KQuants.K4_HIGH))
-                    .and(KQuants.K4_PRIMARY_MASK)).or(B2C.cast(I4C.cast(secondary1.reinterpretAsInts())
-                            .lanewise(VectorOperators.LSHR, 2).reinterpretAsBytes()).and(KQuants.K4_SECONDARY_MASK)));
+            ByteVector primary = B2C.cast(hdr.rearrange(KQuants.K4_PRIMARY));
+            ByteVector secondary = B2C.cast(hdr.rearrange(KQuants.K4_SECONDARY));
+            ByteVector primaryHigh = B2C.cast(I4C.cast(primary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 4)
+                    .reinterpretAsBytes());
+            ByteVector secondaryTop = B2C.cast(I4C.cast(secondary.reinterpretAsInts()).lanewise(VectorOperators.LSHR, 2)
+                    .reinterpretAsBytes());
+            ByteVector sm = B2C.cast(B2C.cast(B2C.cast(primary.blend(primaryHigh, KQuants.K4_HIGH))
+                    .and(KQuants.K4_PRIMARY_MASK)).or(secondaryTop.and(KQuants.K4_SECONDARY_MASK)));
             // the scales in int lanes 0..7 (the mins follow in 8..15 at 512 bits), the mins in 8 lanes
-            IntVector scales0 = IWC.cast(sm0.convertShape(VectorOperators.B2I, IW, 0));
-            IntVector scales1 = IWC.cast(sm1.convertShape(VectorOperators.B2I, IW, 0));
-            IntVector sums = IntVector.fromArray(I2, s32, 8 * ab);
-            macc0 = F2C.cast(I2C.cast(sm0.convertShape(VectorOperators.B2I, I2, 1)).mul(sums)
-                            .convertShape(VectorOperators.I2F, F2, 0))
-                    .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc0);
-            macc1 = F2C.cast(I2C.cast(sm1.convertShape(VectorOperators.B2I, I2, 1)).mul(sums)
-                            .convertShape(VectorOperators.I2F, F2, 0))
-                    .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h1 >>> 16)) * da), macc1);
+            IntVector scales = IWC.cast(sm.convertShape(VectorOperators.B2I, IW, 0));
+            IntVector mn = I2C.cast(sm.convertShape(VectorOperators.B2I, I2, 1));
+            macc = F2C.cast(mn.mul(IntVector.fromArray(I2, s32, 8 * ab)).convertShape(VectorOperators.I2F, F2, 0))
+                    .fma(FloatVector.broadcast(F2, Float.float16ToFloat((short) (h0 >>> 16)) * da), macc);
             int ao = QK_K * ab;
-            IntVector isum0 = IntVector.zero(IW);
-            IntVector isum1 = IntVector.zero(IW);
+            IntVector isum = IntVector.zero(IW);
             for (int g = 0; g < 4 / KW; g++) {
+                IntVector q = IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 16 + 32 * KW * g), LE).reinterpretAsInts());
+                ShortVector lowEven = SWC.cast(q.and(0x000F000F).reinterpretAsShorts());
+                ShortVector highEven = SWC.cast(q.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts());
+                ShortVector lowOdd = SWC.cast(q.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts());
+                ShortVector highOdd = SWC.cast(q.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts());
                 int e = ao + 64 * KW * g;
-                ShortVector aLowEven = ShortVector.fromArray(SW, a, e);
-                ShortVector aLowOdd = ShortVector.fromArray(SW, a, e + 16 * KW);
-                ShortVector aHighEven = ShortVector.fromArray(SW, a, e + 32 * KW);
-                ShortVector aHighOdd = ShortVector.fromArray(SW, a, e + 48 * KW);
+                IntVector lo = IWC.cast(SWC.cast(lowEven.mul(ShortVector.fromArray(SW, a, e)))
+                        .add(lowOdd.mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
+                IntVector hi = IWC.cast(SWC.cast(highEven.mul(ShortVector.fromArray(SW, a, e + 32 * KW)))
+                        .add(highOdd.mul(ShortVector.fromArray(SW, a, e + 48 * KW))).reinterpretAsInts());
                 // lane i's chunk is KW*g + i/8: low sub-block twice that, high one more
-                IntVector lowPick = KQuants.CHUNK2.add(2 * KW * g);
-                IntVector highPick = KQuants.CHUNK2.add(2 * KW * g + 1);
-                IntVector q0 = IWC.cast(ByteVector.fromMemorySegment(BW, w0, (long) (o + 16 + 32 * KW * g), LE).reinterpretAsInts());
-                IntVector q1 = IWC.cast(ByteVector.fromMemorySegment(BW, w1, (long) (o + 16 + 32 * KW * g), LE).reinterpretAsInts());
-                IntVector lo0 = IWC.cast(SWC.cast(SWC.cast(q0.and(0x000F000F).reinterpretAsShorts()).mul(aLowEven))
-                        .add(SWC.cast(q0.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts()).mul(aLowOdd))
-                        .reinterpretAsInts());
-                IntVector hi0 = IWC.cast(SWC.cast(SWC.cast(q0.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts())
-                                .mul(aHighEven))
-                        .add(SWC.cast(q0.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts()).mul(aHighOdd))
-                        .reinterpretAsInts());
-                IntVector lo1 = IWC.cast(SWC.cast(SWC.cast(q1.and(0x000F000F).reinterpretAsShorts()).mul(aLowEven))
-                        .add(SWC.cast(q1.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts()).mul(aLowOdd))
-                        .reinterpretAsInts());
-                IntVector hi1 = IWC.cast(SWC.cast(SWC.cast(q1.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts())
-                                .mul(aHighEven))
-                        .add(SWC.cast(q1.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts()).mul(aHighOdd))
-                        .reinterpretAsInts());
+                IntVector lowScale = KQuants.CHUNK2.add(2 * KW * g).selectFrom(scales);
                 // pair sums: (x + (x << 16)) >> 16 is the sum of an int lane's two shorts
                 // (the casts here and below: see KQuants.IWC; isum is carried by the loop)
-                isum0 = IWC.cast(IWC.cast(isum0).add(IWC.cast(lo0.add(lo0.lanewise(VectorOperators.LSHL, 16)))
-                                .lanewise(VectorOperators.ASHR, 16).mul(lowPick.selectFrom(scales0))))
-                        .add(IWC.cast(hi0.add(hi0.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
-                                .mul(highPick.selectFrom(scales0)));
-                isum1 = IWC.cast(IWC.cast(isum1).add(IWC.cast(lo1.add(lo1.lanewise(VectorOperators.LSHL, 16)))
-                                .lanewise(VectorOperators.ASHR, 16).mul(lowPick.selectFrom(scales1))))
-                        .add(IWC.cast(hi1.add(hi1.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
-                                .mul(highPick.selectFrom(scales1)));
+                isum = IWC.cast(IWC.cast(isum).add(IWC.cast(lo.add(lo.lanewise(VectorOperators.LSHL, 16)))
+                                .lanewise(VectorOperators.ASHR, 16).mul(lowScale)))
+                        .add(IWC.cast(hi.add(hi.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
+                                .mul(KQuants.CHUNK2.add(2 * KW * g + 1).selectFrom(scales)));
             }
-            acc0 = FWC.cast(IWC.cast(isum0).convertShape(VectorOperators.I2F, FW, 0))
-                    .fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) h0) * da), acc0);
-            acc1 = FWC.cast(IWC.cast(isum1).convertShape(VectorOperators.I2F, FW, 0))
-                    .fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) h1) * da), acc1);
+            acc = FWC.cast(IWC.cast(isum).convertShape(VectorOperators.I2F, FW, 0)).fma(FloatVector.broadcast(FW, Float.float16ToFloat((short) h0) * da), acc);
         }
-        // each row's lane sum of both accumulators, folded in place (see KQuants.FOLD8)
-        FloatVector sum0 = FWC.cast(acc0).sub(FWC.cast(F2C.cast(macc0).reinterpretShape(FW, 0)));
-        FloatVector sum1 = FWC.cast(acc1).sub(FWC.cast(F2C.cast(macc1).reinterpretShape(FW, 0)));
+        // the lane sum of both accumulators, folded in place (see KQuants.FOLD8)
+        FloatVector sum = FWC.cast(acc).sub(FWC.cast(F2C.cast(macc).reinterpretShape(FW, 0)));
         if (KW == 2) {
-            sum0 = sum0.add(sum0.rearrange(KQuants.FOLD8));
-            sum1 = sum1.add(sum1.rearrange(KQuants.FOLD8));
+            sum = sum.add(sum.rearrange(KQuants.FOLD8));
         }
-        sum0 = sum0.add(sum0.rearrange(KQuants.FOLD4));
-        sum1 = sum1.add(sum1.rearrange(KQuants.FOLD4));
-        sum0 = sum0.add(sum0.rearrange(KQuants.FOLD2));
-        sum1 = sum1.add(sum1.rearrange(KQuants.FOLD2));
-        float dot0 = sum0.add(sum0.rearrange(KQuants.FOLD1)).lane(0);
-        float dot1 = sum1.add(sum1.rearrange(KQuants.FOLD1)).lane(0);
-        return ((long) Float.floatToRawIntBits(dot1) << 32) | (Float.floatToRawIntBits(dot0) & 0xFFFF_FFFFL);
-    }
-
-    @Override
-    public void dotRows(MemorySegment w, long rowOffset, long rowBytes, int rows, Activations x, int token,
-            float[] out, int outOffset) {
-        if (KQuants.V256) {
-            KQuants.dotRowsInPairs(Q4KFormat::dotPair, w, rowOffset, rowBytes, rows, x, token, out, outOffset);
-        } else {
-            QuantFormat.super.dotRows(w, rowOffset, rowBytes, rows, x, token, out, outOffset);
-        }
+        sum = sum.add(sum.rearrange(KQuants.FOLD4));
+        sum = sum.add(sum.rearrange(KQuants.FOLD2));
+        return sum.add(sum.rearrange(KQuants.FOLD1)).lane(0);
     }
 
     @Override
     public float dot(MemorySegment w, long rowOffset, Activations x, int token) {
         if (KQuants.V256) {
-            return KQuants.firstOfPair(dotPair(w, rowOffset, 0, x, token));
+            return dotEvenOdd(w, rowOffset, x, token);
         }
         int n = x.dim();
         int nb = n / QK_K;

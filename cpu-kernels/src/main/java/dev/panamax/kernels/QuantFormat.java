@@ -37,20 +37,6 @@ public interface QuantFormat {
     float dot(MemorySegment w, long rowOffset, Activations x, int token);
 
     /**
-     * Dot products of {@code rows} consecutive weight rows (the first at byte {@code rowOffset},
-     * each {@code rowBytes} after the last) with token {@code token} of {@code x}:
-     * {@code out[outOffset + i] = row i . x[token]}. {@link MatOps} runs one token's products
-     * through it; formats that gain from it take two rows a pass, loading the activations once
-     * for both.
-     */
-    default void dotRows(MemorySegment w, long rowOffset, long rowBytes, int rows, Activations x, int token,
-            float[] out, int outOffset) {
-        for (int i = 0; i < rows; i++) {
-            out[outOffset + i] = dot(w, rowOffset + i * rowBytes, x, token);
-        }
-    }
-
-    /**
      * Dot products of one weight row with tokens {@code token0 .. token0+tokens-1}:
      * {@code out[outOffset + t * outStride] = row . x[token0 + t]}. {@link MatOps} uses it for a
      * few tokens (speculative verification, short prompts; more go through the float panels of

@@ -235,33 +235,6 @@ class KQuantDotTest {
 
     @ParameterizedTest
     @EnumSource(K.class)
-    void dotRowsEqualsDotPerRow(K k) {
-        // every start and count: pairs of rows, a lone last row, rows 1 row's bytes apart
-        Fixture fx = new Fixture(k, 1280, 31);
-        long rb = fx.f.rowBytes(fx.cols);
-        float[] out = new float[ROWS + 3];
-        for (int t : new int[] {0, TOKENS - 1}) {
-            for (int r0 = 0; r0 < ROWS; r0++) {
-                for (int n = 1; r0 + n <= ROWS; n += r0 % 2 == 0 ? 1 : 5) {
-                    java.util.Arrays.fill(out, Float.NaN);
-                    fx.f.dotRows(fx.seg, fx.rowOffset(r0), rb, n, fx.x, t, out, 2);
-                    for (int i = 0; i < out.length; i++) {
-                        String what = k + " rows " + r0 + "+" + n + " token " + t + " out " + i;
-                        if (i < 2 || i >= 2 + n) {
-                            assertTrue(Float.isNaN(out[i]), what + ": written outside the outputs");
-                        } else {
-                            int r = r0 + i - 2;
-                            assertClose(fx.f.dot(fx.seg, fx.rowOffset(r), fx.x, t), out[i], 2 * fx.tol(r, t), what + " vs dot");
-                            assertClose(fx.ref(r, t), out[i], fx.tol(r, t), what + " vs reference");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(K.class)
     void matvecAndMatmulThroughWorkerPools(K k) {
         // 1280 columns: the float panels take them in chunks of 512 (a partial last one)
         Fixture fx = new Fixture(k, 1280, 5);
