@@ -26,6 +26,102 @@ class ActivationsTest {
     }
 
     @Test
+    void q8_0RoundsEachValueAsMathRoundDoes() {
+        // gaussians, values that land on and next to ties (x * id = k + 0.5, 0.49999997, -0.5 ...),
+        // an all-zero block and a subnormal maximum
+        int blocks = 64;
+        float[] x = new float[32 * blocks];
+        Random r = new Random(11);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        for (int b = 8; b < 40; b++) {
+            // amax 127 makes d = 1 and id = 1: the values are their own x * id
+            x[32 * b] = 127f;
+            for (int j = 1; j < 32; j++) {
+                float k = r.nextInt(-126, 126);
+                float[] near = {k + 0.5f, k - 0.5f, Math.nextUp(k + 0.5f), Math.nextDown(k + 0.5f),
+                        0.49999997f, -0.49999997f, -0.5f, 0.5f, -1.5f, k};
+                x[32 * b + j] = near[(b + j) % near.length];
+            }
+        }
+        java.util.Arrays.fill(x, 32 * 40, 32 * 41, 0f);
+        for (int j = 0; j < 32; j++) {
+            x[32 * 41 + j] = Float.MIN_VALUE * j;
+        }
+        byte[] q = new byte[x.length];
+        float[] scale = new float[blocks];
+        int[] sum = new int[blocks];
+        ActivationQuantizer.q8_0(x, 0, x.length, q, scale, sum);
+        for (int b = 0; b < blocks; b++) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) {
+                amax = Math.max(amax, Math.abs(x[32 * b + j]));
+            }
+            float d = amax / 127f;
+            float id = d != 0 ? 1f / d : 0f;
+            assertEquals(d, scale[b], "block " + b + " scale");
+            int s = 0;
+            for (int j = 0; j < 32; j++) {
+                int v = Math.round(x[32 * b + j] * id);
+                assertEquals((byte) v, q[32 * b + j], "block " + b + " value " + j + " (" + x[32 * b + j] + ")");
+                s += v;
+            }
+            assertEquals(s, sum[b], "block " + b + " sum");
+        }
+    }
+
+    @Test
+    void q8_KMatchesTheReferenceQuantizationValueForValue() {
+        // gaussians; blocks whose maximum is -127 (iscale 1) with values on and next to ties of
+        // both parities; +a and -a both of the largest magnitude (the first decides the sign);
+        // all zero; a subnormal maximum; a NaN
+        int blocks = 24;
+        float[] x = new float[256 * blocks];
+        Random r = new Random(5);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(-3, 3)));
+        }
+        for (int b = 4; b < 12; b++) {
+            x[256 * b] = -127f;
+            for (int j = 1; j < 256; j++) {
+                float k = r.nextInt(-126, 126);
+                float[] near = {k + 0.5f, k - 0.5f, Math.nextUp(k + 0.5f), Math.nextDown(k + 0.5f),
+                        0.49999997f, -0.49999997f, -0.5f, 0.5f, 1.5f, -1.5f, 2.5f, -2.5f, k};
+                x[256 * b + j] = near[(b + j) % near.length];
+            }
+        }
+        x[256 * 12 + 3] = 9f;
+        x[256 * 12 + 7] = -9f;
+        x[256 * 13 + 200] = -9f;
+        x[256 * 13 + 201] = 9f;
+        java.util.Arrays.fill(x, 256 * 14, 256 * 15, 0f);
+        for (int j = 0; j < 256; j++) {
+            x[256 * 15 + j] = Float.MIN_VALUE * (j % 7);
+        }
+        x[256 * 16 + 9] = Float.NaN;
+        byte[] q = new byte[x.length];
+        float[] scale = new float[blocks];
+        int[] sum16 = new int[x.length / 16];
+        ActivationQuantizer.q8_K(x, 0, x.length, q, scale, sum16);
+        byte[] qRef = new byte[x.length];
+        float[] scaleRef = new float[blocks];
+        int[] sumRef = new int[x.length / 16];
+        for (int b = 0; b < blocks; b++) {
+            ActivationQuantizer.q8_KScalar(x, 256 * b, qRef, scaleRef, sumRef);
+        }
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(qRef[i], q[i], "block " + i / 256 + " value " + i % 256 + " (" + x[i] + ")");
+        }
+        for (int b = 0; b < blocks; b++) {
+            assertEquals(scaleRef[b], scale[b], "block " + b + " scale");
+        }
+        for (int g = 0; g < sum16.length; g++) {
+            assertEquals(sumRef[g], sum16[g], "group " + g + " sum");
+        }
+    }
+
+    @Test
     void evenOddFormSplitsEachGroupOf32IntoItsEvenThenOddValues() {
         int tokens = 3;
         int dim = 512;
