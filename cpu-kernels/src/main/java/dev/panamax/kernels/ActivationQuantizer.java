@@ -132,16 +132,8 @@ final class ActivationQuantizer {
 
     /** One Q8_K super-block the plain way (ggml's quantize_row_q8_K_ref). */
     static void q8_KScalar(float[] x, int base, byte[] q, float[] scale, int[] sum16) {
-        float max = 0;
-        float amax = 0;
-        for (int j = 0; j < 256; j++) {
-            float ax = Math.abs(x[base + j]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[base + j];
-            }
-        }
-        if (amax == 0) {
+        float max = QuantMath.largestMagnitude(x, base, 256);
+        if (max == 0) {
             scale[base / 256] = 0;
             java.util.Arrays.fill(q, base, base + 256, (byte) 0);
             java.util.Arrays.fill(sum16, base / 16, base / 16 + 16, 0);

@@ -54,16 +54,8 @@ final class IQ4 {
             for (int j = 0; j < 32; j++) {
                 weight[j] = x[xb + j] * x[xb + j];
             }
-            float amax = 0;
-            float max = 0;
-            for (int j = 0; j < 32; j++) {
-                float ax = Math.abs(x[xb + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[xb + j];
-                }
-            }
-            if (amax < GROUP_MAX_EPS) {
+            float max = QuantMath.largestMagnitude(x, xb, 32);
+            if (Math.abs(max) < GROUP_MAX_EPS) {
                 scales[ib] = 0;
                 continue; // lq stays 0 for this sub-block
             }

@@ -50,6 +50,23 @@ final class QuantMath {
         return (short) ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16);
     }
 
+    /**
+     * The first of x[from .. from+n) with the largest magnitude (0 when all are zero; NaN never
+     * wins): the signed maximum ggml's quantizers take their scale from.
+     */
+    static float largestMagnitude(float[] x, int from, int n) {
+        float max = 0;
+        float amax = 0;
+        for (int j = from; j < from + n; j++) {
+            float ax = Math.abs(x[j]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[j];
+            }
+        }
+        return max;
+    }
+
     /** ggml's nearest_int: round half to even, valid for |f| <= 4194303. */
     static int nearestInt(float f) {
         return (int) Math.rint(f);
