@@ -28,12 +28,7 @@ final class ActivationQuantizer {
     static void q8_0(float[] x, int off, int n, byte[] q, float[] scale, int[] sum) {
         for (int b = 0; b < n / 32; b++) {
             int base = off + b * 32;
-            FloatVector m = FloatVector.zero(F32);
-            for (int j = 0; j < 32; j += F32.length()) {
-                m = m.max(FloatVector.fromArray(F32, x, base + j).abs());
-            }
-            float amax = m.reduceLanes(VectorOperators.MAX);
-            float d = amax / 127f;
+            float d = absMax(x, base, 32) / 127f;
             float id = d != 0 ? 1f / d : 0f;
             scale[base / 32] = d;
             if (Float.isInfinite(id) || F32.length() < 8) {
@@ -55,6 +50,15 @@ final class ActivationQuantizer {
             }
             sum[base / 32] = s.reduceLanes(VectorOperators.ADD);
         }
+    }
+
+    /** The largest |x| of x[from .. from+n) (n a multiple of the lanes; NaN if one is NaN). */
+    private static float absMax(float[] x, int from, int n) {
+        FloatVector m = FloatVector.zero(F32);
+        for (int j = from; j < from + n; j += F32.length()) {
+            m = m.max(FloatVector.fromArray(F32, x, j).abs());
+        }
+        return m.reduceLanes(VectorOperators.MAX);
     }
 
     /** Bytes as many as {@link VectorShapes#F32} has lanes (at least 8): one vector's rounded values narrowed. */
@@ -81,15 +85,11 @@ final class ActivationQuantizer {
         int lanes = F32.length();
         for (int b = 0; b < n / 256; b++) {
             int base = off + b * 256;
-            FloatVector m = FloatVector.zero(F32);
-            for (int j = 0; j < 256; j += lanes) {
-                m = m.max(FloatVector.fromArray(F32, x, base + j).abs());
-            }
-            float amax = m.reduceLanes(VectorOperators.MAX);
-            if (amax == 0) {
-                scale[base / 256] = 0;
-                java.util.Arrays.fill(q, base, base + 256, (byte) 0);
-                java.util.Arrays.fill(sum16, base / 16, base / 16 + 16, 0);
+            float amax = absMax(x, base, 256);
+            if (!(amax > 0) || lanes < 8) {
+                // an all-zero block, a NaN (the scalar scan skips it), or 128-bit vectors (four
+                // bytes are no byte species): the plain way
+                q8_KScalar(x, base, q, scale, sum16);
                 continue;
             }
             float max = 0;
@@ -102,9 +102,8 @@ final class ActivationQuantizer {
                 }
             }
             float iscale = -127f / max;
-            if (Float.isNaN(amax) || Float.isInfinite(iscale) || lanes < 8) {
-                // NaN (the scalar scan skips it), a subnormal maximum (x * iscale overflows), or
-                // 128-bit vectors (four bytes are no byte species): the plain way
+            if (Float.isInfinite(iscale)) {
+                // a subnormal maximum: x * iscale overflows, which the vector rounding does not follow
                 q8_KScalar(x, base, q, scale, sum16);
                 continue;
             }

@@ -434,16 +434,8 @@ final class KQuants {
 
     /** As above; with scratch (and a vector unit) the candidate loop runs in {@link CandidateSearch}, same bytes. */
     static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo, CandidateSearch.Scratch scratch) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
+        float max = QuantMath.largestMagnitude(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
             for (int i = 0; i < n; i++) {
                 L[lo + i] = 0;
             }
@@ -498,16 +490,8 @@ final class KQuants {
      * move single levels while the weighted (x^2) fit improves; stored as level+nmax.
      */
     static float makeQ3Quants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; i++) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
+        float max = QuantMath.largestMagnitude(x, xo, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
             for (int i = 0; i < n; i++) {
                 L[lo + i] = 0;
             }
