@@ -19,6 +19,7 @@
 # Results: PASS/FAIL lines and tables on stdout and in $OUT/gpu-report.txt (OUT defaults to
 # ./device-check-out), the full log in $OUT/device-check.log. Exit status 0 when nothing failed.
 # BENCH=SPEC[,SPEC] benchmarks only those synthetic models (all layers, F16 KV).
+# PANAMAX_JAVA_OPTS adds JVM options (e.g. -Dpanamax.cuda.parallelParts=false to compare with a choice switched off).
 # DEADLINE_S (default 530) bounds the run: steps that no longer fit are skipped, a hang is cut off.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -67,7 +68,7 @@ rm -f "$OUT/gpu-report.txt"
 # NVLink multicast stays off (a shared host's rule); nothing here uses it
 export NCCL_NVLS_ENABLE=0
 timeout -k 10 $((deadline + 40)) "$java" --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
-  -XX:+UseParallelGC -Xss4m -Xmx32g -cp "$image/lib/*" dev.panamax.gpu.DeviceCheck "$mode" \
+  -XX:+UseParallelGC -Xss4m -Xmx32g ${PANAMAX_JAVA_OPTS:-} -cp "$image/lib/*" dev.panamax.gpu.DeviceCheck "$mode" \
   --out "$OUT" --models "$models" --fixtures "$root/engine/src/test/resources/fixtures" --deadline-s "$deadline" \
   ${BENCH:+--bench "$BENCH"} \
   2>&1 | tee "$OUT/device-check.log"

@@ -55,6 +55,8 @@ final class CudaLayers implements LayerRunner {
 
     private final Gpu gpu;
     private final Gpu.Stream stream;
+    /** Beside {@link #stream}: a decode product's smaller parts run here alongside its first. */
+    private final Gpu.Stream side;
     private final ModelConfig c;
     private final int first;
     private final int end;
@@ -161,6 +163,7 @@ final class CudaLayers implements LayerRunner {
         checkShapes(c, w, first, end, withHead, keyType, valueType);
         gpu.makeCurrent();
         this.stream = gpu.stream();
+        this.side = gpu.stream();
         this.layers = new Layer[end - first];
         boolean floats = false;
         this.qkvDim = c.queryDim() + c.kvDim() + c.kvValueDim();
@@ -364,7 +367,7 @@ final class CudaLayers implements LayerRunner {
 
     /** Where a layout puts one piece: device address, and the host bytes that go there. */
     @FunctionalInterface
-    private interface Put {
+    interface Put {
         void put(long device, MemorySegment from);
     }
 
@@ -476,32 +479,45 @@ final class CudaLayers implements LayerRunner {
     }
 
     /**
-     * Places matrices that write one output row side by side: as a single matrix when they share a
-     * type (consecutive rows, so one kernel computes them all), else one by one.
+     * Places matrices that write one output row side by side: each run of neighbours that share a
+     * type and width as a single matrix (consecutive rows, so one kernel computes them all; a mixed
+     * recipe's query and key with a value of another type are two products, not three).
      */
-    private static Proj placeGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at, Put put) {
-        boolean same = true;
+    /** -Dpanamax.cuda.mergeRuns=false merges only products whose parts all share a type (the previous rule). */
+    static final boolean MERGE_RUNS = !"false".equalsIgnoreCase(System.getProperty("panamax.cuda.mergeRuns"));
+
+    private static boolean allSame(QuantMatrix[] ms) {
         for (QuantMatrix m : ms) {
-            same &= m.format().type() == ms[0].format().type() && m.cols() == ms[0].cols();
+            if (m.format().type() != ms[0].format().type() || m.cols() != ms[0].cols()) {
+                return false;
+            }
         }
-        if (same) {
+        return true;
+    }
+
+    static Proj placeGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at, Put put) {
+        List<Mat> parts = new ArrayList<>();
+        List<Integer> offsets = new ArrayList<>();
+        for (int i = 0; i < ms.length; ) {
+            int j = i + 1;
+            while (j < ms.length && ms[j].format().type() == ms[i].format().type() && ms[j].cols() == ms[i].cols()
+                    && (MERGE_RUNS || allSame(ms))) {
+                j++;
+            }
             long start = at[0];
             long o = start;
             int rows = 0;
-            for (QuantMatrix m : ms) {
-                put.put(o, m.data().asSlice(0, matBytes(m)));
-                o += matBytes(m);
-                rows += m.rows();
+            for (int k = i; k < j; k++) {
+                put.put(o, ms[k].data().asSlice(0, matBytes(ms[k])));
+                o += matBytes(ms[k]);
+                rows += ms[k].rows();
             }
             at[0] = start + region(o - start);
-            return new Proj(new Mat[] {new Mat(start, ms[0].format().type(), rows, ms[0].cols())}, new int[] {0}, bias);
+            parts.add(new Mat(start, ms[i].format().type(), rows, ms[i].cols()));
+            offsets.add(rowOffsets[i]);
+            i = j;
         }
-        Mat[] parts = new Mat[ms.length];
-        for (int i = 0; i < ms.length; i++) {
-            parts[i] = placeMat(ms[i], at[0], put);
-            at[0] += region(matBytes(ms[i]));
-        }
-        return new Proj(parts, rowOffsets, bias);
+        return new Proj(parts.toArray(new Mat[0]), offsets.stream().mapToInt(Integer::intValue).toArray(), bias);
     }
 
     private void uploadRope() {
@@ -734,12 +750,16 @@ final class CudaLayers implements LayerRunner {
     }
 
     private void launch(String kernel, int gx, int gy, int gz, int block, Object... args) {
+        launchOn(stream, kernel, gx, gy, gz, block, args);
+    }
+
+    private void launchOn(Gpu.Stream s, String kernel, int gx, int gy, int gz, int block, Object... args) {
         if (skipped != null && skipped.test(kernel)) {
             return;
         }
         Gpu.Kernel k = gpu.kernel(kernel);
         if (timed == null) {
-            stream.launch(k, gx, gy, gz, block, args);
+            s.launch(k, gx, gy, gz, block, args);
             return;
         }
         Gpu.Mark before = stream.mark();
@@ -926,9 +946,21 @@ final class CudaLayers implements LayerRunner {
      * out[t*ys + row] (+)= the product's row for each token; f32 input {@code xf} (float weights with
      * few tokens), else the int8 (few tokens) or f16 forms in the shared scratch.
      */
+    /** -Dpanamax.cuda.parallelParts=false keeps a product's parts on one stream (to measure what the side stream buys). */
+    static final boolean PARALLEL_PARTS = !"false".equalsIgnoreCase(System.getProperty("panamax.cuda.parallelParts"));
+
     private void product(Proj p, int t, long xf, long y, int ys, boolean acc) {
+        // the parts write different rows: with few tokens the later (smaller) parts run on the side
+        // stream beside the first, their few blocks on multiprocessors the first leaves idle, and in a
+        // recorded step they become a parallel branch of the graph (timed profiles keep one stream)
+        boolean fork = PARALLEL_PARTS && p.parts().length > 1 && small(t) && timed == null;
+        Gpu.Mark forked = fork ? stream.mark() : null;
+        if (fork) {
+            side.waitFor(forked);
+        }
         for (int i = 0; i < p.parts().length; i++) {
             Mat m = p.parts()[i];
+            Gpu.Stream s = fork && i > 0 ? side : stream;
             int off = p.rowOffset()[i];
             long out = y + 4L * off;
             long bias = p.bias() == 0 ? 0L : p.bias() + 4L * off;
@@ -943,10 +975,10 @@ final class CudaLayers implements LayerRunner {
                     int grid = (m.rows() + per - 1) / per;
                     long o = out + 4L * c0 * ys;
                     if (isFloat(m)) {
-                        launch(kernel, grid, 1, 1, 128, m.ptr(), m.rows(), K,
+                        launchOn(s, kernel, grid, 1, 1, 128, m.ptr(), m.rows(), K,
                                 xf + 4L * c0 * K, o, ys, bias, a, n);
                     } else {
-                        launch(kernel, grid, 1, 1, 128, m.ptr(), m.rows(), K,
+                        launchOn(s, kernel, grid, 1, 1, 128, m.ptr(), m.rows(), K,
                                 nq + (long) c0 * K, nd + 4L * c0 * (K / 32), ns + 4L * c0 * (K / 16), o, ys, bias, a, n);
                     }
                 }
@@ -955,6 +987,12 @@ final class CudaLayers implements LayerRunner {
                 launch(DeviceTypes.matmulKernel(m.type(), bn), (m.rows() + 127) / 128, (t + bn - 1) / bn, 1, 256,
                         m.ptr(), m.rows(), m.cols(), nh, t, out, ys, bias, a);
             }
+        }
+        if (fork) {
+            Gpu.Mark joined = side.mark();
+            stream.waitFor(joined);
+            forked.close();  // the driver keeps a recorded or awaited event until it is done with it
+            joined.close();
         }
     }
 
@@ -1089,6 +1127,9 @@ final class CudaLayers implements LayerRunner {
         hostBuffers.clear();
         if (stream != null) {
             stream.close();
+        }
+        if (side != null) {
+            side.close();
         }
     }
 

@@ -184,7 +184,15 @@ public final class DeviceCheck {
                     cores, kernelsOnly);
         }
         if (bench) {
-            runBench(backend, plan, files, cores);
+            double read = Double.NaN;
+            if (plan.speeds()) {  // a real device (the emulator's figure would mean nothing)
+                try {
+                    read = new KernelCheck(gpu, report).readBandwidth(4L << 30, 5);
+                } catch (RuntimeException e) {
+                    report.error("read bandwidth", e);
+                }
+            }
+            runBench(backend, plan, files, cores, read);
         }
         gen.shutdownNow();
         int gf = CudaLayers.GRAPH_FAILURES.get();
@@ -256,6 +264,24 @@ public final class DeviceCheck {
                     report.line("  " + k.speed(t, 16384, 8192, 512, 40));
                 } catch (RuntimeException e) {
                     report.error("speed " + t, e);
+                }
+            }
+            step("read bandwidth", 30);
+            double read = k.readBandwidth(4L << 30, 5);
+            report.line(String.format(Locale.ROOT, "device read bandwidth %.0f GB/s (4 GiB read once a pass, best of 5)", read));
+            report.line("matrix-vector GB/s at the 14B shapes (one token, launches recorded as a graph; r: rows per warp;"
+                    + " copies of each matrix beyond the L2 cache, best of 5)");
+            int[][] shapes = {{5120, 5120}, {1024, 5120}, {13824, 5120}, {5120, 13824}};
+            for (GgmlType t : List.of(GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.Q2_K,
+                    GgmlType.Q4_0, GgmlType.IQ4_XS)) {
+                for (int[] sh : shapes) {
+                    step("matvec shapes " + t, 60);
+                    try {
+                        long mb = t.bytesFor((long) sh[0] * sh[1]);
+                        report.line("  " + k.matvecVariants(t, sh[0], sh[1], (int) Math.max(2, (256L << 20) / mb), 5));
+                    } catch (RuntimeException e) {
+                        report.error("matvec shapes " + t, e);
+                    }
                 }
             }
         }
@@ -352,7 +378,9 @@ public final class DeviceCheck {
         }
     }
 
-    private static void runBench(Backend backend, Plan plan, Map<String, CompletableFuture<Path>> files, int cores) {
+    /** {@code readGBs}: the device's read bandwidth, measured in this run (its own roofline beside the H100's). */
+    private static void runBench(Backend backend, Plan plan, Map<String, CompletableFuture<Path>> files, int cores,
+            double readGBs) {
         record Config(String spec, String label, GgmlType kv, BackendOptions o, String llama, double seconds) {}
         BackendOptions full = BackendOptions.auto();
         BackendOptions six = new BackendOptions(false, -1, 0, BackendOptions.DEFAULT_RESERVE, 6L << 30);
@@ -387,8 +415,11 @@ public final class DeviceCheck {
                 Bench.Result r = Bench.run(f, c.label(), c.kv(), c.o(), backend, cores, 2, plan.benchPrompt(), plan.benchGen(),
                         rows.isEmpty());
                 double gb = Files.size(f) / 1e9;
-                String row = Bench.row(r) + String.format(Locale.ROOT, "   llama.cpp %s; roofline %.0f t/s (%.0f%%)",
-                        c.llama(), 2850 / gb, 100 * r.tg() / (2850 / gb));
+                String row = Bench.row(r) + String.format(Locale.ROOT,
+                        "   llama.cpp %s; roofline %.0f t/s at the H100's 2,850 GB/s (%.0f%%)", c.llama(), 2850 / gb,
+                        100 * r.tg() / (2850 / gb))
+                        + (Double.isNaN(readGBs) ? "" : String.format(Locale.ROOT, ", %.0f t/s at this device's %.0f GB/s read (%.0f%%)",
+                                readGBs / gb, readGBs, 100 * r.tg() / (readGBs / gb)));
                 rows.add(row);
                 report.line("BENCH " + row);
                 report.line("      " + r.summary());

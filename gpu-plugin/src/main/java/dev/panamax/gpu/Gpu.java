@@ -82,6 +82,13 @@ public interface Gpu extends AutoCloseable {
         /** Queues a timestamp (a CUDA event): profiles measure device time between two marks. */
         Gpu.Mark mark();
 
+        /**
+         * Queues a wait: what is queued after it runs once the stream of {@code m} has passed that
+         * mark. Forks work onto a second stream and joins it back, also while recording a graph (the
+         * second stream's work becomes a parallel branch of the graph).
+         */
+        void waitFor(Gpu.Mark m);
+
         @Override
         void close();
     }

@@ -37,6 +37,7 @@ import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuStreamWaitEvent;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -394,6 +395,11 @@ final class JcudaGpu implements Gpu {
             cuEventCreate(e, CUevent_flags.CU_EVENT_DEFAULT);
             cuEventRecord(e, s);
             return new JMark(e);
+        }
+
+        @Override
+        public void waitFor(Mark m) {
+            cuStreamWaitEvent(s, ((JMark) m).e(), 0);
         }
 
         @Override

@@ -467,4 +467,119 @@ final class KernelCheck {
             }
         }
     }
+
+    /**
+     * The device's read bandwidth in GB/s (the matrix-vector products' roofline): {@code bytes} read
+     * by the read_bandwidth kernel, the best of {@code reps} timed passes after a warm-up.
+     */
+    double readBandwidth(long bytes, int reps) {
+        gpu.makeCurrent();
+        Gpu.Stream st = gpu.stream();
+        long n16 = Math.min(bytes / 16, Integer.MAX_VALUE);
+        long p = gpu.alloc(16 * n16);
+        long out = gpu.alloc(256);
+        try {
+            st.memset(p, 16 * n16);
+            int grid = gpu.multiprocessors() * 8;
+            double best = Double.MAX_VALUE;
+            for (int i = 0; i <= reps; i++) {
+                Gpu.Mark a = st.mark();
+                st.launch(gpu.kernel("read_bandwidth"), grid, 1, 1, 256, p, (int) n16, out);
+                Gpu.Mark b = st.mark();
+                st.synchronize();
+                if (i > 0) {
+                    best = Math.min(best, b.millisSince(a) / 1e3);
+                }
+                a.close();
+                b.close();
+            }
+            return 16.0 * n16 / best / 1e9;
+        } finally {
+            st.synchronize();
+            gpu.free(p);
+            gpu.free(out);
+            st.close();
+        }
+    }
+
+    /**
+     * One-token matrix-vector GB/s of a type at one shape for 1, 2 and 4 rows per warp, each variant's
+     * launches recorded as a graph (as decode runs them) and the variants alternated {@code rounds}
+     * times (best of each), the weights beyond the L2 cache by cycling through {@code copies} copies.
+     */
+    String matvecVariants(GgmlType type, int rows, int k, int copies, int rounds) {
+        try (Arena a = Arena.ofConfined()) {
+            gpu.makeCurrent();
+            Gpu.Stream st = gpu.stream();
+            long bytes = type.bytesFor((long) rows * k);
+            long[] w = new long[copies];
+            long xq = gpu.alloc(k);
+            long xd = gpu.alloc(4L * k / 32);
+            long xs = gpu.alloc(4L * k / 16);
+            long x = gpu.alloc(4L * k);
+            long xh = gpu.alloc(2L * k);
+            long y = gpu.alloc(4L * rows);
+            try {
+                MemorySegment tile = randomWeights(type, 64, k, a);
+                for (int c = 0; c < copies; c++) {
+                    w[c] = gpu.alloc(bytes + 256);
+                    for (long o = 0; o < bytes; o += tile.byteSize()) {
+                        gpu.upload(w[c] + o, tile.asSlice(0, Math.min(tile.byteSize(), bytes - o)));
+                    }
+                }
+                gpu.upload(x, seg(gaussian(k, 1.0), a));
+                st.launch(gpu.kernel("quantize_rows"), 1, 1, 1, 256, x, k, k, xq, xd, xs, xh);
+                int[] variants = {1, 2, 4};
+                double[] best = new double[variants.length];
+                java.util.Arrays.fill(best, Double.MAX_VALUE);
+                // launched one by one from the host, a small product would measure the host
+                Gpu.Graph[] graphs = new Gpu.Graph[variants.length];
+                for (int v = 0; v < variants.length; v++) {
+                    int per = DeviceTypes.matvecRowsPerBlock(type, 1, variants[v]);
+                    Gpu.Kernel kn = gpu.kernel(DeviceTypes.matvec(type, 1, variants[v]));
+                    st.beginCapture();
+                    for (int c = 0; c < copies; c++) {
+                        st.launch(kn, (rows + per - 1) / per, 1, 1, 128, w[c], rows, k, xq, xd, xs, y, rows, 0L, 0, 1);
+                    }
+                    graphs[v] = st.endCapture();
+                }
+                try {
+                    for (int round = 0; round <= rounds; round++) {
+                        for (int v = 0; v < variants.length; v++) {
+                            Gpu.Mark m0 = st.mark();
+                            graphs[v].launch();
+                            Gpu.Mark m1 = st.mark();
+                            st.synchronize();
+                            if (round > 0) {
+                                best[v] = Math.min(best[v], m1.millisSince(m0) / 1e3 / copies);
+                            }
+                            m0.close();
+                            m1.close();
+                        }
+                    }
+                } finally {
+                    for (Gpu.Graph g : graphs) {
+                        g.close();
+                    }
+                }
+                StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-5s %5d x %5d (%5.1f MB):",
+                        DeviceTypes.suffix(type), rows, k, bytes / 1e6));
+                for (int v = 0; v < variants.length; v++) {
+                    sb.append(String.format(Locale.ROOT, "  r%d %5.0f", variants[v], bytes / best[v] / 1e9));
+                }
+                return sb.append(" GB/s").toString();
+            } finally {
+                st.synchronize();
+                for (long p : w) {
+                    if (p != 0) {
+                        gpu.free(p);
+                    }
+                }
+                for (long p : new long[] {xq, xd, xs, x, xh, y}) {
+                    gpu.free(p);
+                }
+                st.close();
+            }
+        }
+    }
 }

@@ -250,8 +250,13 @@ final class EmuGpu implements Gpu {
         return new EStream();
     }
 
+    /**
+     * The operations of a graph being recorded, from every stream (the emulator runs operations in
+     * the order they are queued, which is an order the streams' waits allow).
+     */
+    private List<Runnable> recording;
+
     private final class EStream implements Gpu.Stream {
-        private List<Runnable> recording;
 
         private void op(Runnable r) {
             if (recording != null) {
@@ -303,6 +308,11 @@ final class EmuGpu implements Gpu {
                 @Override
                 public void close() {}
             };
+        }
+
+        @Override
+        public void waitFor(Mark m) {
+            // operations run in the order they are queued: whatever m marks has run already
         }
 
         @Override
