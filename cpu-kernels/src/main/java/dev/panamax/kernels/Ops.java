@@ -202,16 +202,44 @@ public final class Ops {
         }
     }
 
-    /** Index of the largest value (first on ties). */
+    /**
+     * Index of the largest value (the first on ties; NaNs are passed over, and a NaN at the start
+     * gives 0, as a scalar loop of {@code x[i] > best} does). Two vector passes: the lane-wise
+     * maxima, then the first index holding their maximum (greedy decoding scans 150k logits a token).
+     */
     public static int argmax(float[] x, int o, int n) {
-        int best = 0;
-        float bv = x[o];
-        for (int i = 1; i < n; i++) {
-            if (x[o + i] > bv) {
-                bv = x[o + i];
-                best = i;
+        float first = x[o];
+        if (Float.isNaN(first)) {
+            return 0;
+        }
+        FloatVector acc = FloatVector.broadcast(F32, first);
+        int i = 0;
+        for (int bound = F32.loopBound(n); i < bound; i += L) {
+            FloatVector v = FloatVector.fromArray(F32, x, o + i);
+            acc = acc.blend(v, v.compare(VectorOperators.GT, acc));  // NaN is never greater: skipped
+        }
+        float best = first;
+        for (int l = 0; l < L; l++) {
+            best = Math.max(best, acc.lane(l));  // no NaN lanes: plain max
+        }
+        for (; i < n; i++) {
+            if (x[o + i] > best) {
+                best = x[o + i];
             }
         }
-        return best;
+        FloatVector target = FloatVector.broadcast(F32, best);
+        int j = 0;
+        for (int bound = F32.loopBound(n); j < bound; j += L) {
+            var hit = FloatVector.fromArray(F32, x, o + j).compare(VectorOperators.EQ, target);
+            if (hit.anyTrue()) {
+                return j + hit.firstTrue();
+            }
+        }
+        for (; j < n; j++) {
+            if (x[o + j] == best) {
+                return j;
+            }
+        }
+        throw new IllegalStateException("the maximum " + best + " vanished");  // unreachable: best is one of x
     }
 }

@@ -228,15 +228,8 @@ public final class Sampler {
         return k >= 0 ? k : k ^ 0x7FFFFFFF;
     }
 
+    /** Index of the largest logit (the first on ties). */
     public static int argmax(float[] x, int o, int n) {
-        int best = 0;
-        float bv = x[o];
-        for (int i = 1; i < n; i++) {
-            if (x[o + i] > bv) {
-                bv = x[o + i];
-                best = i;
-            }
-        }
-        return best;
+        return dev.panamax.kernels.Ops.argmax(x, o, n);
     }
 }
