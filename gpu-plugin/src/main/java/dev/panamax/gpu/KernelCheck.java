@@ -399,21 +399,11 @@ final class KernelCheck {
             gpu.makeCurrent();
             Gpu.Stream st = gpu.stream();
             long bytes = type.bytesFor((long) rows * k);
-            long w = gpu.alloc(bytes + 256);
-            long x = gpu.alloc(4L * tokens * k);
-            long xq = gpu.alloc((long) tokens * k);
-            long xd = gpu.alloc(4L * tokens * k / 32);
-            long xs = gpu.alloc(4L * tokens * k / 16);
-            long xh = gpu.alloc(2L * tokens * k);
+            long w = tiledWeights(type, k, bytes, a);
+            Inputs in = inputs(st, tokens, k, a);
+            long x = in.x(), xq = in.xq(), xd = in.xd(), xs = in.xs(), xh = in.xh();
             long y = gpu.alloc(4L * tokens * rows);
             try {
-                // weights: a tiled random pattern is enough for timing (valid scales not needed)
-                MemorySegment tile = randomWeights(type, 64, k, a);
-                for (long o = 0; o < bytes; o += tile.byteSize()) {
-                    gpu.upload(w + o, tile.asSlice(0, Math.min(tile.byteSize(), bytes - o)));
-                }
-                gpu.upload(x, seg(gaussian(tokens * k, 1.0), a));
-                st.launch(gpu.kernel("quantize_rows"), tokens, 1, 1, 256, x, k, k, xq, xd, xs, xh);
                 boolean quant = !DeviceTypes.isFloat(type);
                 int[] rpw = {2};
                 Runnable mv = () -> {
@@ -460,12 +450,52 @@ final class KernelCheck {
                         2.0 * rows * k * tokens / mmSec / 1e12, mmSec * 1e6);
             } finally {
                 st.synchronize();
-                for (long p : new long[] {w, x, xq, xd, xs, xh, y}) {
-                    gpu.free(p);
-                }
+                in.free();
+                gpu.free(w);
+                gpu.free(y);
                 st.close();
             }
         }
+    }
+
+    /** A token batch on the device in every input form of the products (f32, int8 with scales, f16). */
+    private record Inputs(Gpu gpu, long x, long xq, long xd, long xs, long xh) {
+        void free() {
+            for (long p : new long[] {x, xq, xd, xs, xh}) {
+                gpu.free(p);
+            }
+        }
+    }
+
+    /** {@code tokens} random activations of width k, quantized on the device by quantize_rows. */
+    private Inputs inputs(Gpu.Stream st, int tokens, int k, Arena a) {
+        Inputs in = new Inputs(gpu, gpu.alloc(4L * tokens * k), gpu.alloc((long) tokens * k), gpu.alloc(4L * tokens * k / 32),
+                gpu.alloc(4L * tokens * k / 16), gpu.alloc(2L * tokens * k));
+        gpu.upload(in.x(), seg(gaussian(tokens * k, 1.0), a));
+        st.launch(gpu.kernel("quantize_rows"), tokens, 1, 1, 256, in.x(), k, k, in.xq(), in.xd(), in.xs(), in.xh());
+        return in;
+    }
+
+    /** {@code bytes} of weights of rows of width k: a tiled random pattern, enough for timing (valid scales not needed). */
+    private long tiledWeights(GgmlType type, int k, long bytes, Arena a) {
+        long w = gpu.alloc(bytes + 256);
+        MemorySegment tile = randomWeights(type, 64, k, a);
+        for (long o = 0; o < bytes; o += tile.byteSize()) {
+            gpu.upload(w + o, tile.asSlice(0, Math.min(tile.byteSize(), bytes - o)));
+        }
+        return w;
+    }
+
+    /** Device seconds of the work {@code enqueue} queues on {@code st}, between two marks. */
+    private static double timed(Gpu.Stream st, Runnable enqueue) {
+        Gpu.Mark before = st.mark();
+        enqueue.run();
+        Gpu.Mark after = st.mark();
+        st.synchronize();
+        double s = after.millisSince(before) / 1e3;
+        before.close();
+        after.close();
+        return s;
     }
 
     /**
@@ -483,15 +513,10 @@ final class KernelCheck {
             int grid = gpu.multiprocessors() * 8;
             double best = Double.MAX_VALUE;
             for (int i = 0; i <= reps; i++) {
-                Gpu.Mark a = st.mark();
-                st.launch(gpu.kernel("read_bandwidth"), grid, 1, 1, 256, p, (int) n16, out);
-                Gpu.Mark b = st.mark();
-                st.synchronize();
-                if (i > 0) {
-                    best = Math.min(best, b.millisSince(a) / 1e3);
+                double sec = timed(st, () -> st.launch(gpu.kernel("read_bandwidth"), grid, 1, 1, 256, p, (int) n16, out));
+                if (i > 0) {  // after a warm-up
+                    best = Math.min(best, sec);
                 }
-                a.close();
-                b.close();
             }
             return 16.0 * n16 / best / 1e9;
         } finally {
@@ -513,22 +538,12 @@ final class KernelCheck {
             Gpu.Stream st = gpu.stream();
             long bytes = type.bytesFor((long) rows * k);
             long[] w = new long[copies];
-            long xq = gpu.alloc(k);
-            long xd = gpu.alloc(4L * k / 32);
-            long xs = gpu.alloc(4L * k / 16);
-            long x = gpu.alloc(4L * k);
-            long xh = gpu.alloc(2L * k);
+            Inputs in = inputs(st, 1, k, a);
             long y = gpu.alloc(4L * rows);
             try {
-                MemorySegment tile = randomWeights(type, 64, k, a);
                 for (int c = 0; c < copies; c++) {
-                    w[c] = gpu.alloc(bytes + 256);
-                    for (long o = 0; o < bytes; o += tile.byteSize()) {
-                        gpu.upload(w[c] + o, tile.asSlice(0, Math.min(tile.byteSize(), bytes - o)));
-                    }
+                    w[c] = tiledWeights(type, k, bytes, a);
                 }
-                gpu.upload(x, seg(gaussian(k, 1.0), a));
-                st.launch(gpu.kernel("quantize_rows"), 1, 1, 1, 256, x, k, k, xq, xd, xs, xh);
                 int[] variants = {1, 2, 4};
                 double[] best = new double[variants.length];
                 java.util.Arrays.fill(best, Double.MAX_VALUE);
@@ -539,22 +554,18 @@ final class KernelCheck {
                     Gpu.Kernel kn = gpu.kernel(DeviceTypes.matvec(type, 1, variants[v]));
                     st.beginCapture();
                     for (int c = 0; c < copies; c++) {
-                        st.launch(kn, (rows + per - 1) / per, 1, 1, 128, w[c], rows, k, xq, xd, xs, y, rows, 0L, 0, 1);
+                        st.launch(kn, (rows + per - 1) / per, 1, 1, 128, w[c], rows, k, in.xq(), in.xd(), in.xs(), y, rows, 0L, 0,
+                                1);
                     }
                     graphs[v] = st.endCapture();
                 }
                 try {
                     for (int round = 0; round <= rounds; round++) {
                         for (int v = 0; v < variants.length; v++) {
-                            Gpu.Mark m0 = st.mark();
-                            graphs[v].launch();
-                            Gpu.Mark m1 = st.mark();
-                            st.synchronize();
-                            if (round > 0) {
-                                best[v] = Math.min(best[v], m1.millisSince(m0) / 1e3 / copies);
+                            double sec = timed(st, graphs[v]::launch) / copies;
+                            if (round > 0) {  // after a warm-up
+                                best[v] = Math.min(best[v], sec);
                             }
-                            m0.close();
-                            m1.close();
                         }
                     }
                 } finally {
@@ -575,9 +586,8 @@ final class KernelCheck {
                         gpu.free(p);
                     }
                 }
-                for (long p : new long[] {xq, xd, xs, x, xh, y}) {
-                    gpu.free(p);
-                }
+                in.free();
+                gpu.free(y);
                 st.close();
             }
         }
