@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Compiles the CUDA kernels (src/main/cuda) into the plugin's resources (gzip -9 -n):
 #   panamax.ptx.gz          PTX for compute capability 8.0+ (the driver JIT-compiles it for the GPU found)
-#   panamax.sm_90.cubin.gz  machine code for sm_90 (H100/H200) made from that PTX by ptxas, so Hopper
-#                           needs no JIT at start
+#   panamax.sm_90.cubin.gz  machine code for sm_90 (H100/H200), made by ptxas from the same sources
+#                           compiled for compute_90 (with the programmatic dependent launch waits of
+#                           common.cuh), so Hopper needs no JIT at start
 # Both are committed (compressed: the repository travels to GPU machines with a size limit): a build without nvcc still yields a working plugin, and PtxFreshnessTest
 # checks that they match the sources wherever nvcc is installed.
 #
@@ -54,7 +55,8 @@ rm -rf "$fixed" && mkdir -p "$fixed" && cp "$src"/* "$fixed"/
 gzip -9 -n -c "$tmp/panamax.ptx" > "$ptx.tmp"
 mv "$ptx.tmp" "$ptx"
 if [ -n "$ptxas" ]; then
-  "$ptxas" -arch=sm_90 -O3 -o "$tmp/panamax.sm_90.cubin" "$tmp/panamax.ptx"
+  (cd "$fixed" && "$nvcc" -ptx -arch=compute_90 -O3 -std=c++17 -o "$tmp/panamax.sm_90.ptx" panamax.cu)
+  "$ptxas" -arch=sm_90 -O3 -o "$tmp/panamax.sm_90.cubin" "$tmp/panamax.sm_90.ptx"
   gzip -9 -n -c "$tmp/panamax.sm_90.cubin" > "$cubin.tmp"
   mv "$cubin.tmp" "$cubin"
 else

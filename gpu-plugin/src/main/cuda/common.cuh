@@ -21,6 +21,30 @@
 #define WARP 32
 #define FULL_MASK 0xffffffffu
 
+// ---- programmatic dependent launch (sm_90+) -----------------------------------------------
+// The decode kernels are launched so that each may start while its predecessor in the stream
+// finishes (JcudaGpu: cuLaunchKernelEx with programmatic stream serialization). Such a kernel
+// lets its successor launch at once (allow_dependent_launch) and touches nothing its predecessors
+// write, or might still read, before grid_dependency_wait returns: that waits for the whole
+// predecessor grid and its memory. Reading weights, which nothing writes, may come first. Below
+// sm_90 (and on the emulator) these are no-ops and launches are plain.
+DEV void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+DEV void grid_dependency_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+// Asks for the 128-byte line at p in L2 (weights, ahead of the wait)
+DEV void prefetch_l2(const void* p) {
+#if defined(__CUDA_ARCH__)
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+#endif
+}
+
 // ---- scalar conversions -------------------------------------------------------------------
 
 DEV float h2f(uint16_t h) {

@@ -36,6 +36,16 @@ DEV void store_rows(float (&sum)[R][NT], int nrows, int tokens, int lane, float*
     }
 }
 
+// The start of every matrix-vector kernel: lets the next kernel launch, asks for the first 4 KiB of
+// the warp's rows in L2 (weights, which no kernel writes), then waits for the predecessor.
+DEV void matvec_prologue(const uint8_t* rows, long bytes, int lane) {
+    allow_dependent_launch();
+    for (long o = 128L * lane; o < bytes && o < 4096; o += 128L * WARP) {
+        prefetch_l2(rows + o);
+    }
+    grid_dependency_wait();
+}
+
 // Whether a block type decodes strided pieces (T::strided) rather than contiguous units.
 template <class T, class = void>
 struct is_strided { static const bool value = false; };
@@ -55,14 +65,16 @@ DEV void matvec_strided(const uint8_t* __restrict__ W, int rows, int K, const in
                         const float* __restrict__ bias, int acc, int tokens) {
     const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;
     const int lane = threadIdx.x % WARP;
-    if (row0 >= rows) {
-        return;
-    }
     static_assert(T::QK == 256, "strided pieces are laid out for 256-value blocks");
     constexpr int P = 64 / V;  // slots a block
     constexpr int BPI = WARP / P;
     const int nb = K / T::QK;
     const long rowBytes = (long) nb * T::BB;
+    if (row0 >= rows) {
+        allow_dependent_launch();
+        return;
+    }
+    matvec_prologue(W + (long) row0 * rowBytes, (long) min(R, rows - row0) * rowBytes, lane);
     const int slot = lane % P;
     const int h = slot / (P / 2), m = slot % (P / 2);
     const int nrows = min(R, rows - row0);
@@ -128,13 +140,15 @@ DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* 
     }
     const int row0 = (blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP) * R;
     const int lane = threadIdx.x % WARP;
-    if (row0 >= rows) {
-        return;  // the whole warp leaves together; no block barriers follow
-    }
     constexpr int P = T::QK / 32;  // pieces of 32 values per block
     constexpr int BPI = WARP / P;  // blocks per warp step
     const int nb = K / T::QK;
     const long rowBytes = (long) nb * T::BB;
+    if (row0 >= rows) {
+        allow_dependent_launch();
+        return;  // the whole warp leaves together; no block barriers follow
+    }
+    matvec_prologue(W + (long) row0 * rowBytes, (long) min(R, rows - row0) * rowBytes, lane);
     const int piece = lane % P;
     const int nrows = min(R, rows - row0);
     float sum[R][NT];
@@ -188,9 +202,11 @@ DEV void matvec_f(const uint8_t* __restrict__ W, int rows, int K, const float* _
     const int row = blockIdx.x * MATVEC_WARPS + threadIdx.x / WARP;
     const int lane = threadIdx.x % WARP;
     if (row >= rows) {
+        allow_dependent_launch();
         return;
     }
     const uint8_t* wr = W + (long) row * (K / 8) * T::BB;
+    matvec_prologue(wr, (long) (K / 8) * T::BB, lane);
     float sum[NT];
 #pragma unroll
     for (int t = 0; t < NT; t++) {

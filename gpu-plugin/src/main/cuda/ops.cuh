@@ -124,6 +124,8 @@ KERNEL_LB(rmsnorm, 1024, (const float* x, int xs, int K, const float* w, float e
 // same order, so all use the same scale. grid: (ceil(K / 256), tokens); block: 256
 KERNEL_LB(rmsnorm_split, 256, (const float* x, int xs, int K, const float* w, float eps, float* of, int8_t* oq,
                                float* od, float* os, uint16_t* oh)) {
+    allow_dependent_launch();  // launched as a dependent (JcudaGpu): see common.cuh
+    grid_dependency_wait();
     __shared__ float scratch[32];
     const int t = blockIdx.y;
     const float* xr = x + (long) t * xs;
@@ -148,6 +150,8 @@ KERNEL_LB(rmsnorm_split, 256, (const float* x, int xs, int K, const float* w, fl
 // grid: (ceil(F/256), tokens); block: 256 (each warp one group of 32)
 KERNEL_LB(swiglu, 256, (const float* g, const float* u, int gs, int F, float* of, int8_t* oq, float* od,
                         float* os, uint16_t* oh)) {
+    allow_dependent_launch();  // launched as a dependent (JcudaGpu): see common.cuh
+    grid_dependency_wait();
     const int t = blockIdx.y;
     const int b = blockIdx.x * 8 + threadIdx.x / WARP, lane = threadIdx.x % WARP;
     const int i = 32 * b + lane;
@@ -191,6 +195,8 @@ DEV void store_row(const float* sv, int n, uint8_t* dst, int type) {
 KERNEL_LB(qkv_post, 128, (float* qkv, int qs, int heads, int kvHeads, int hd, int vd, const float* qnorm,
                           const float* knorm, float eps, const float* rcos, const float* rsin, int rdims, int neox,
                           const int* pos, uint8_t* kc, uint8_t* vc, int ktype, int vtype)) {
+    allow_dependent_launch();  // launched as a dependent (JcudaGpu): see common.cuh
+    grid_dependency_wait();
     __shared__ float sv[512];
     __shared__ float scratch[32];
     const int h = blockIdx.x, t = blockIdx.y;
@@ -926,6 +932,8 @@ DEV void attention_gqa_body(const float* q, const uint8_t* kc, const uint8_t* vc
 KERNEL_LB(attention_gqa, 128, (const float* q, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype, int heads,
                               int kvHeads, int hd, int vd, const int* pos, float scale, int splits, float* part,
                               unsigned* count, float* of, int8_t* oq, float* od, float* os)) {
+    allow_dependent_launch();  // launched as a dependent (JcudaGpu): see common.cuh
+    grid_dependency_wait();
     __shared__ AgqShared sh;
     if (ktype == ST_F16 && vtype == ST_F16) {
         attention_gqa_body<ST_F16, ST_F16>(q, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, pos, scale, splits, part,
@@ -941,6 +949,8 @@ KERNEL_LB(attention_gqa, 128, (const float* q, const uint8_t* kc, const uint8_t*
 KERNEL_LB(attention_gqa_q8, 128, (const float* q, const uint8_t* kc, const uint8_t* vc, int ktype, int vtype,
                                  int heads, int kvHeads, int hd, int vd, const int* pos, float scale, int splits,
                                  float* part, unsigned* count, float* of, int8_t* oq, float* od, float* os)) {
+    allow_dependent_launch();  // launched as a dependent (JcudaGpu): see common.cuh
+    grid_dependency_wait();
     __shared__ AgqShared sh;
     attention_gqa_body<ST_Q8_0, ST_Q8_0>(q, kc, vc, ktype, vtype, heads, kvHeads, hd, vd, pos, scale, splits, part, count,
                                          of, oq, od, os, sh);

@@ -128,7 +128,8 @@ public final class DeviceCheck {
         try {
             gpu.kernel("rmsnorm");
             report.check(true, "kernel module loaded", String.format(Locale.ROOT, "%.1f s (%s)",
-                    (System.nanoTime() - t0) / 1e9, gpu.capability() == 90 ? "sm_90 cubin" : "PTX, JIT-compiled"));
+                    (System.nanoTime() - t0) / 1e9, (gpu.capability() == 90 ? "sm_90 cubin" : "PTX, JIT-compiled")
+                    + (gpu.dependentLaunches() ? "; decode kernels launched as programmatic dependents" : "")));
         } catch (RuntimeException e) {
             report.error("kernel module loaded", e);
             report.summary();
