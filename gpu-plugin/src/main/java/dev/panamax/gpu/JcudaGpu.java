@@ -349,8 +349,8 @@ final class JcudaGpu implements Gpu {
         private final RawStream s;
         /**
          * While recording a graph: only recorded launches go through {@link DependentLaunch} (the
-         * overlap lives on as a graph edge); launched one by one they made prompts slower
-         * (Qwen3-0.6B pp512 on an H200, alternated: 45.4k -> 34.8k tokens/s).
+         * overlap lives on as a graph edge, and decode is where it was measured to pay); a launch
+         * one by one would pay its FFM call and arena on every prompt kernel for no measured gain.
          */
         private boolean capturing;
 
