@@ -255,6 +255,12 @@ final class EmuGpu implements Gpu {
      * the order they are queued, which is an order the streams' waits allow).
      */
     private List<Runnable> recording;
+    /** Streams' waits for another stream's mark (forks and joins) so far. */
+    private int waits;
+
+    int waits() {
+        return waits;
+    }
 
     private final class EStream implements Gpu.Stream {
 
@@ -313,6 +319,7 @@ final class EmuGpu implements Gpu {
         @Override
         public void waitFor(Mark m) {
             // operations run in the order they are queued: whatever m marks has run already
+            waits++;
         }
 
         @Override

@@ -48,6 +48,25 @@ class EmulatedOffloadTest {
         assertEquals(0, gpu.liveAllocations(), "device memory leaked");
     }
 
+    /**
+     * A per-layer hybrid recipe (the demo Q4_K_H target: query and key of one type, the value of
+     * another in most layers) matches the CPU, its value products forked onto the second stream.
+     */
+    @org.junit.jupiter.api.Test
+    void mixedTypeProductsForkAndMatchTheCpu() {
+        assumeTrue(gpu != null, "no C++ compiler for the CUDA emulator");
+        Path file = Path.of("../models/demo-target-Q4_K_H.gguf");
+        assumeTrue(Files.exists(file), "demo model " + file + " missing");
+        Report r = new Report(System.out, null);
+        int before = gpu.waits();
+        SessionOptions o = OffloadCheck.options(64, GgmlType.F16);
+        new OffloadCheck(r, new CudaBackend(gpu, true)).compare(file, "demo Q4_K_H", o, OffloadChecks.variants(file, o),
+                OffloadChecks.toleranceExact(file), OffloadChecks.toleranceCpu(file));
+        assertEquals(List.of(), r.failures());
+        org.junit.jupiter.api.Assertions.assertTrue(gpu.waits() > before, "no product forked onto the second stream");
+        assertEquals(0, gpu.liveAllocations(), "device memory leaked");
+    }
+
     /** Decode steps 300 keys deep: several attention blocks per kv head, merged by the last one. */
     @ParameterizedTest
     @ValueSource(strings = {"F16", "Q8_0"})
