@@ -478,11 +478,6 @@ final class CudaLayers implements LayerRunner {
         }
     }
 
-    /**
-     * Places matrices that write one output row side by side: each run of neighbours that share a
-     * type and width as a single matrix (consecutive rows, so one kernel computes them all; a mixed
-     * recipe's query and key with a value of another type are two products, not three).
-     */
     /** -Dpanamax.cuda.mergeRuns=false merges only products whose parts all share a type (the previous rule). */
     static final boolean MERGE_RUNS = !"false".equalsIgnoreCase(System.getProperty("panamax.cuda.mergeRuns"));
 
@@ -495,6 +490,11 @@ final class CudaLayers implements LayerRunner {
         return true;
     }
 
+    /**
+     * Places matrices that write one output row side by side: each run of neighbours that share a
+     * type and width as a single matrix (consecutive rows, so one kernel computes them all; a mixed
+     * recipe's query and key with a value of another type are two products, not three).
+     */
     static Proj placeGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at, Put put) {
         List<Mat> parts = new ArrayList<>();
         List<Integer> offsets = new ArrayList<>();
@@ -942,13 +942,13 @@ final class CudaLayers implements LayerRunner {
         return Math.max(1, Math.min(OffloadPlan.attentionSplits(context), keys / 128));
     }
 
+    /** -Dpanamax.cuda.parallelParts=false keeps a product's parts on one stream (to measure what the side stream buys). */
+    static final boolean PARALLEL_PARTS = !"false".equalsIgnoreCase(System.getProperty("panamax.cuda.parallelParts"));
+
     /**
      * out[t*ys + row] (+)= the product's row for each token; f32 input {@code xf} (float weights with
      * few tokens), else the int8 (few tokens) or f16 forms in the shared scratch.
      */
-    /** -Dpanamax.cuda.parallelParts=false keeps a product's parts on one stream (to measure what the side stream buys). */
-    static final boolean PARALLEL_PARTS = !"false".equalsIgnoreCase(System.getProperty("panamax.cuda.parallelParts"));
-
     private void product(Proj p, int t, long xf, long y, int ys, boolean acc) {
         // the parts write different rows: with few tokens the later (smaller) parts run on the side
         // stream beside the first, their few blocks on multiprocessors the first leaves idle, and in a

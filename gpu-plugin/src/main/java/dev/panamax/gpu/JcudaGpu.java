@@ -111,7 +111,7 @@ final class JcudaGpu implements Gpu {
      * waits (the sm_90 cubin) and the driver has cuLaunchKernelEx; -Dpanamax.cuda.dependentLaunch=false
      * turns it off. Null: plain launches.
      */
-    private DependentLaunch dependents;
+    private volatile DependentLaunch dependents;
 
     /** A device pointer whose address can be read. */
     private static final class Addr extends CUdeviceptr {

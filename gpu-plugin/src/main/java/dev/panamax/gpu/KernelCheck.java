@@ -499,13 +499,14 @@ final class KernelCheck {
     }
 
     /**
-     * The device's read bandwidth in GB/s (the matrix-vector products' roofline): {@code bytes} read
-     * by the read_bandwidth kernel, the best of {@code reps} timed passes after a warm-up.
+     * The device's read bandwidth in GB/s (the matrix-vector products' roofline): {@code bytes} (at
+     * most a quarter of the free memory) read by the read_bandwidth kernel, the best of {@code reps}
+     * timed passes after a warm-up.
      */
     double readBandwidth(long bytes, int reps) {
         gpu.makeCurrent();
         Gpu.Stream st = gpu.stream();
-        long n16 = Math.min(bytes / 16, Integer.MAX_VALUE);
+        long n16 = Math.min(Math.min(bytes, gpu.freeBytes() / 4) / 16, Integer.MAX_VALUE);
         long p = gpu.alloc(16 * n16);
         long out = gpu.alloc(256);
         try {
