@@ -558,8 +558,8 @@ final class CudaLayers implements LayerRunner {
     }
 
     private void resolve(Mat m) {
-        gpu.kernel(DeviceTypes.matvec(m.type(), 1));
-        gpu.kernel(DeviceTypes.matvec(m.type(), 2));
+        DeviceTypes.matvecKernels(m.type()).forEach(gpu::kernel);
+        gpu.kernel(DeviceTypes.matvec(m.type(), 2, 1));
         if (maxTokens > DeviceTypes.MATVEC_TOKENS) {
             gpu.kernel(DeviceTypes.matmul(m.type(), 16));
             gpu.kernel(DeviceTypes.matmul(m.type(), 128));
@@ -969,7 +969,7 @@ final class CudaLayers implements LayerRunner {
                 int K = m.cols();
                 for (int c0 = 0; c0 < t; c0 += DeviceTypes.MATVEC_TOKENS) {  // one chunk unless matmul is off
                     int n = Math.min(DeviceTypes.MATVEC_TOKENS, t - c0);
-                    int rpw = matvecRows > 0 ? matvecRows : DeviceTypes.matvecRows(m.type());
+                    int rpw = matvecRows > 0 ? matvecRows : DeviceTypes.matvecRows(m.type(), m.rows());
                     String kernel = DeviceTypes.matvec(m.type(), n, rpw);
                     int per = DeviceTypes.matvecRowsPerBlock(m.type(), n, rpw);
                     int grid = (m.rows() + per - 1) / per;

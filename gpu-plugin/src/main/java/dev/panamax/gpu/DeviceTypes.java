@@ -42,7 +42,7 @@ final class DeviceTypes {
 
     /**
      * Rows per warp of the one-token matrix-vector kernels of quantized types, forced for all types
-     * by -Dpanamax.cuda.matvecRows=1|2|4 (0: {@link #matvecRows(GgmlType)}'s choice).
+     * by -Dpanamax.cuda.matvecRows=1|2|4 (0: {@link #matvecRows(GgmlType, int)}'s choice).
      */
     static final int FORCED_ROWS = rowsProperty();
 
@@ -56,17 +56,26 @@ final class DeviceTypes {
         };
     }
 
+    /** Rows from which Q4_K's product takes 2 rows per warp: a 14B's fused gate and up (27,648), not its 5,120-row ones. */
+    static final int Q4_K_PAIR_ROWS = 8192;
+
     /**
-     * Rows per warp for a type: 1, measured fastest on an H100 at the 14B shapes (decode profile
-     * and kernel speeds of the device check) for every type but Q3_K, whose strided kernel gains
-     * from sharing each gathered activation between two rows.
+     * Rows per warp for a product of {@code rows} rows of a type: 1, measured fastest on an H100 at
+     * the 14B shapes (decode profile and kernel speeds of the device check) for every type but
+     * Q3_K, whose strided kernel gains from sharing each gathered activation between two rows, and
+     * Q4_K's largest products (the device check's graphs on H200s, 13824 x 5120: 2 rows 2,283-2,617
+     * GB/s against 1 row's 2,069-2,488 in 3 of 4 runs; 1 row ahead at 5120 x 5120 and 5120 x 13824).
      */
-    static int matvecRows(GgmlType t) {
-        return FORCED_ROWS > 0 ? FORCED_ROWS : t == GgmlType.Q3_K ? 2 : 1;
+    static int matvecRows(GgmlType t, int rows) {
+        if (FORCED_ROWS > 0) {
+            return FORCED_ROWS;
+        }
+        return t == GgmlType.Q3_K || t == GgmlType.Q4_K && rows >= Q4_K_PAIR_ROWS ? 2 : 1;
     }
 
-    static String matvec(GgmlType t, int tokens) {
-        return matvec(t, tokens, matvecRows(t));
+    /** Every one-token kernel a type's products may take (the runner resolves them up front). */
+    static java.util.List<String> matvecKernels(GgmlType t) {
+        return isFloat(t) ? java.util.List.of(matvec(t, 1, 1)) : java.util.List.of(matvec(t, 1, 1), matvec(t, 1, 2));
     }
 
     /** The matrix-vector kernel for {@code tokens} tokens; {@code rows}: rows per warp (quantized, one token). */

@@ -435,7 +435,7 @@ final class KernelCheck {
                     mvSecs[vi] = (System.nanoTime() - t0) / 1e9 / reps;
                 }
                 // the headline: the rows per warp decode uses for this type
-                double mvSec = quant ? mvSecs[DeviceTypes.matvecRows(type) / 2] : mvSecs[0];
+                double mvSec = quant ? mvSecs[DeviceTypes.matvecRows(type, rows) / 2] : mvSecs[0];
                 long t0;
                 t0 = System.nanoTime();
                 for (int i = 0; i < Math.max(1, reps / 10); i++) {
