@@ -57,7 +57,7 @@ final class IQ4NLFormat implements QuantFormat {
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
         for (int b = 0; b < count / 32; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
+            FloatVector d = FloatVector.broadcast(VectorShapes.F32, QuantMath.fp16(src, o));
             ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 2, ByteOrder.LITTLE_ENDIAN);
             Dequant.store(Dequant.iq4(Dequant.lowNibbles(q)), d, dst, dstOffset + 32 * b);
             Dequant.store(Dequant.iq4(Dequant.highNibbles(q)), d, dst, dstOffset + 32 * b + 16);

@@ -73,7 +73,7 @@ final class IQ4XSFormat implements QuantFormat {
             int sh = src.get(QuantMath.SHORT_LE, o + 2) & 0xFFFF;
             int sl = QuantMath.u32(src, o + 4);
             for (int ib = 0; ib < 8; ib++) {
-                FloatVector dl = FloatVector.broadcast(F, d * subScale(sh, sl, ib));
+                FloatVector dl = FloatVector.broadcast(VectorShapes.F32, d * subScale(sh, sl, ib));
                 ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 8 + 16 * ib, ByteOrder.LITTLE_ENDIAN);
                 int y = dstOffset + 256 * b + 32 * ib;
                 Dequant.store(Dequant.iq4(Dequant.lowNibbles(q)), dl, dst, y);

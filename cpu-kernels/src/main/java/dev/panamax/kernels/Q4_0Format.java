@@ -56,7 +56,7 @@ final class Q4_0Format implements QuantFormat {
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
         for (int b = 0; b < count / 32; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
+            FloatVector d = FloatVector.broadcast(VectorShapes.F32, QuantMath.fp16(src, o));
             ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 2, ByteOrder.LITTLE_ENDIAN);
             Dequant.store(Dequant.lowNibbles(q).sub((byte) 8), d, dst, dstOffset + 32 * b);
             Dequant.store(Dequant.highNibbles(q).sub((byte) 8), d, dst, dstOffset + 32 * b + 16);

@@ -57,8 +57,8 @@ final class Q4_1Format implements QuantFormat {
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
         for (int b = 0; b < count / 32; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
-            FloatVector m = FloatVector.broadcast(F, QuantMath.fp16(src, o + 2));
+            FloatVector d = FloatVector.broadcast(VectorShapes.F32, QuantMath.fp16(src, o));
+            FloatVector m = FloatVector.broadcast(VectorShapes.F32, QuantMath.fp16(src, o + 2));
             ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 4, ByteOrder.LITTLE_ENDIAN);
             Dequant.store(Dequant.lowNibbles(q), d, m, dst, dstOffset + 32 * b);
             Dequant.store(Dequant.highNibbles(q), d, m, dst, dstOffset + 32 * b + 16);

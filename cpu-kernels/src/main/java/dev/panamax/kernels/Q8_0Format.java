@@ -49,7 +49,7 @@ final class Q8_0Format implements QuantFormat {
     public void dequantize(MemorySegment src, long srcOffset, float[] dst, int dstOffset, int count) {
         for (int b = 0; b < count / 32; b++) {
             long o = srcOffset + (long) b * BLOCK;
-            FloatVector d = FloatVector.broadcast(F, QuantMath.fp16(src, o));
+            FloatVector d = FloatVector.broadcast(VectorShapes.F32, QuantMath.fp16(src, o));
             for (int h = 0; h < 2; h++) {
                 ByteVector q = ByteVector.fromMemorySegment(B16, src, o + 2 + 16 * h, ByteOrder.LITTLE_ENDIAN);
                 Dequant.store(q, d, dst, dstOffset + 32 * b + 16 * h);
