@@ -498,10 +498,10 @@ final class CudaLayers implements LayerRunner {
     static Proj placeGroup(QuantMatrix[] ms, int[] rowOffsets, long bias, long[] at, Put put) {
         List<Mat> parts = new ArrayList<>();
         List<Integer> offsets = new ArrayList<>();
+        boolean merge = MERGE_RUNS || allSame(ms);
         for (int i = 0; i < ms.length; ) {
             int j = i + 1;
-            while (j < ms.length && ms[j].format().type() == ms[i].format().type() && ms[j].cols() == ms[i].cols()
-                    && (MERGE_RUNS || allSame(ms))) {
+            while (merge && j < ms.length && ms[j].format().type() == ms[i].format().type() && ms[j].cols() == ms[i].cols()) {
                 j++;
             }
             long start = at[0];

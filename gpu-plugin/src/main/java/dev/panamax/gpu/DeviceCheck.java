@@ -180,19 +180,22 @@ public final class DeviceCheck {
                 }
             }, gen));
         }
+        // the device's read bandwidth, measured once for the kernel speeds and the bench rows (on a
+        // real device: the emulator's figure would mean nothing)
+        double read = Double.NaN;
+        if (plan.speeds()) {
+            step("read bandwidth", 30);
+            try {
+                read = new KernelCheck(gpu, report).readBandwidth(4L << 30, 5);
+            } catch (RuntimeException e) {
+                report.error("read bandwidth", e);
+            }
+        }
         if (checks) {
             runChecks(gpu, backend, plan, fixtures, plan.syntheticCheck() == null ? null : files.get(plan.syntheticCheck()),
-                    cores, kernelsOnly);
+                    cores, kernelsOnly, read);
         }
         if (bench) {
-            double read = Double.NaN;
-            if (plan.speeds()) {  // a real device (the emulator's figure would mean nothing)
-                try {
-                    read = new KernelCheck(gpu, report).readBandwidth(4L << 30, 5);
-                } catch (RuntimeException e) {
-                    report.error("read bandwidth", e);
-                }
-            }
             runBench(backend, plan, files, cores, read);
         }
         gen.shutdownNow();
@@ -234,7 +237,7 @@ public final class DeviceCheck {
     }
 
     private static void runChecks(Gpu gpu, Backend backend, Plan plan, Path fixtures, CompletableFuture<Path> synthetic,
-            int cores, boolean kernelsOnly) {
+            int cores, boolean kernelsOnly, double readGBs) {
         if (gpu instanceof JcudaGpu) {
             step("detection", 120);
             Detection d = Backends.detect(BackendOptions.auto());
@@ -267,12 +270,9 @@ public final class DeviceCheck {
                     report.error("speed " + t, e);
                 }
             }
-            step("read bandwidth", 30);
-            try {
+            if (!Double.isNaN(readGBs)) {
                 report.line(String.format(Locale.ROOT, "device read bandwidth %.0f GB/s (up to 4 GiB read once a pass, best of 5)",
-                        k.readBandwidth(4L << 30, 5)));
-            } catch (RuntimeException e) {
-                report.error("read bandwidth", e);
+                        readGBs));
             }
             report.line("matrix-vector GB/s at the 14B shapes (one token, launches recorded as a graph; r: rows per warp;"
                     + " copies of each matrix beyond the L2 cache, best of 5)");
