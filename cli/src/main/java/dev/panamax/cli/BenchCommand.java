@@ -3,6 +3,7 @@ package dev.panamax.cli;
 import dev.panamax.engine.Model;
 import dev.panamax.engine.Session;
 import dev.panamax.engine.SessionOptions;
+import dev.panamax.engine.Throughput;
 import dev.panamax.engine.synthetic.SyntheticModels;
 import dev.panamax.gguf.FileType;
 import dev.panamax.gguf.GgmlType;
@@ -17,7 +18,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -317,49 +317,14 @@ final class BenchCommand implements Callable<Integer> {
         return model.displayName() + " (" + arch + " " + type + ")";
     }
 
-    /**
-     * Times one test: {@code depth} tokens are put in the cache first (untimed, once per test), then
-     * each repetition truncates back to {@code depth} and processes a {@code nPrompt} token prompt in
-     * one forward call or generates {@code nGen} tokens one forward call each.
-     */
+    /** Times one test (see {@link Throughput}): an untimed warm-up, then {@code reps} repetitions. */
     private Result run(Session session, String test, int threads, GgmlType k, GgmlType v, int depth, int nPrompt,
             int nGen) {
-        SplittableRandom rnd = new SplittableRandom(42);
-        int vocab = session.vocab();
-        int[] tokens = new int[Math.max(depth, Math.max(nPrompt, nGen))];
-        for (int i = 0; i < tokens.length; i++) {
-            tokens[i] = rnd.nextInt(vocab);
-        }
-        session.truncate(0);
-        if (depth > 0) {
-            session.forward(tokens, 0, depth, depth, (i, l, o) -> { });
-        }
-        // warm-up, untimed: the JIT compiles the kernels during the first passes (seconds on a
-        // busy machine), so run the test's kind of work for at least --warmup seconds (once at least)
-        long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
-        do {
-            session.truncate(depth);
-            if (nPrompt > 0) {
-                int n = Math.min(nPrompt, 32);
-                session.forward(tokens, 0, n, n - 1, (i, l, o) -> { });
-            } else {
-                for (int i = 0; i < Math.min(nGen, 4); i++) {
-                    session.forward(tokens, i, 1, 0, (j, l, o) -> { });
-                }
-            }
-        } while (System.nanoTime() < warmEnd);
+        Throughput throughput = new Throughput(session, depth, nPrompt, nGen);
+        throughput.warmUp(warmup);
         double[] tps = new double[reps];
         for (int r = 0; r < reps; r++) {
-            session.truncate(depth);
-            long t0 = System.nanoTime();
-            if (nPrompt > 0) {
-                session.forward(tokens, 0, nPrompt, nPrompt - 1, (i, l, o) -> { });
-            } else {
-                for (int i = 0; i < nGen; i++) {
-                    session.forward(tokens, i, 1, 0, (j, l, o) -> { });
-                }
-            }
-            tps[r] = (nPrompt > 0 ? nPrompt : nGen) * 1e9 / (System.nanoTime() - t0);
+            tps[r] = throughput.tokensPerSecond();
         }
         return new Result(test, threads, k.name().toLowerCase(Locale.ROOT), v.name().toLowerCase(Locale.ROOT), depth,
                 nPrompt, nGen, tps);
