@@ -236,21 +236,24 @@ final class Q3KFormat implements QuantFormat {
                 hm = IWC.cast(hm);
                 IntVector scales = IWC.cast(LongVector.broadcast(L2, h == 0 ? scLo : scHi).withLane(1, scHi).reinterpretAsBytes()
                         .convertShape(VectorOperators.B2I, IW, 0)).sub(32);
-                ShortVector qs = SWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsShorts());
+                IntVector qs = IWC.cast(ByteVector.fromMemorySegment(BW, w, (long) (o + 32 + 32 * h), LE).reinterpretAsInts());
                 // this half's hmask bits (4h + k of each byte) moved up by 2, so that bit k of the
-                // field loop lands on bit 2: the level's high bit (bits shifted out of the short
-                // belong to the other half)
-                ShortVector hb = SWC.cast(hm.lanewise(VectorOperators.LSHR, 4 * h).reinterpretAsShorts()).lanewise(VectorOperators.LSHL, 2);
+                // field loop lands on bit 2: the level's high bit (bits that cross into the next
+                // short never reach the masked bits within the four steps)
+                IntVector hb = IWC.cast(hm.lanewise(VectorOperators.LSHR, 4 * h).lanewise(VectorOperators.LSHL, 2));
                 // a loop with the bit fields shifted into place as it goes (qs by 2, hb by 1 per k):
-                // unrolled by hand, the four bodies' live vectors spill
+                // unrolled by hand, the four bodies' live vectors spill. The shifts are on int lanes:
+                // C2 gives short-lane shifts by a constant a count register (two more instructions each)
                 for (int k = 0; k < 4; k++) {
                     int e = ao + 128 * h + 32 * KW * k;
-                    qs = SWC.cast(qs);
-                    hb = SWC.cast(hb);
-                    // levels + 4 (0..7) of the even byte in bits 0-2 and of the odd byte in bits 8-10
-                    ShortVector lv = qs.and((short) 0x0303).or(hb.and((short) 0x0404));
-                    IntVector p = IWC.cast(SWC.cast(lv.and((short) 0x00FF).mul(ShortVector.fromArray(SW, a, e)))
-                            .add(lv.lanewise(VectorOperators.LSHR, 8).mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
+                    qs = IWC.cast(qs);
+                    hb = IWC.cast(hb);
+                    // levels + 4 (0..7) of the even byte in bits 0-2 and of the odd byte in bits 8-10 of each short
+                    IntVector lv = qs.and(0x03030303).or(hb.and(0x04040404));
+                    ShortVector even = SWC.cast(lv.and(0x00FF00FF).reinterpretAsShorts());
+                    ShortVector odd = SWC.cast(IWC.cast(lv.lanewise(VectorOperators.LSHR, 8)).and(0x00FF00FF).reinterpretAsShorts());
+                    IntVector p = IWC.cast(SWC.cast(even.mul(ShortVector.fromArray(SW, a, e)))
+                            .add(odd.mul(ShortVector.fromArray(SW, a, e + 16 * KW))).reinterpretAsInts());
                     // pair sums ((x + (x << 16)) >> 16), times the scales of groups 2k (lanes 0-3 of a chunk) and 2k + 1 (lanes 4-7)
                     isum = IWC.cast(isum).add(IWC.cast(p.add(p.lanewise(VectorOperators.LSHL, 16))).lanewise(VectorOperators.ASHR, 16)
                             .mul(KQuants.QUAD_H.add(2 * k).selectFrom(scales)));
