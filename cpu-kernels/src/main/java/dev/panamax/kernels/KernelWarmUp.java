@@ -28,6 +28,21 @@ public final class KernelWarmUp {
     /** Enough tokens for the multi-token float panels ({@link MatOps#panelMinTokens}). */
     private static final int TOKENS = 24;
     private static final int ROUNDS = 12;
+    /** At most this long in rounds beyond {@link #ROUNDS} waiting for the JIT (a slow or busy machine). */
+    private static final long MAX_SETTLE_NANOS = 8_000_000_000L;
+    /**
+     * Speeds (GFLOP/s, on the pool, rounds back to back) that separate a compiled kernel from its
+     * boxed form. Measured on the 2-core VM with a 14B file's first 32 rows: one token's product
+     * boxed 0.01-0.12, compiled 1.3-15 (its 0.3 MFLOP are mostly the pool's hand-off); 24 tokens'
+     * boxed 1.1-5.3 (parts compile first), compiled 12-25; the attention boxed 0.04-0.35, compiled
+     * 1.6-16. Sleeping between rounds, to leave the cores to the compiler threads, settled later
+     * (7.0-7.3 s against 4.5-6.0 s), and the pool's wake-ups then blur these small calls' speeds.
+     */
+    private static final double MATVEC_FLOOR_GFLOPS = 0.5;
+    private static final double MATMUL_FLOOR_GFLOPS = 8.0;
+    private static final double ATTENTION_FLOOR_GFLOPS = 1.0;
+    /** Calls shorter than this count as settled whatever their speed: a small model's, boxed or not. */
+    private static final long SMALL_CALL_NANOS = 100_000;
 
     /**
      * Runs one token's and a prompt's products with the first rows of each of {@code matrices} (one
@@ -73,16 +88,37 @@ public final class KernelWarmUp {
             fill(q, rnd);
             float[] attended = new float[heads * valueDim];
 
-            for (int round = 0; round < ROUNDS; round++) {
+            // fixed rounds, then more until every product and the attention run compiled: a kernel
+            // still boxed is 30-100x slower, far below these floors, and C2's queue on a small machine
+            // can hold a kernel past the fixed rounds, which then left the first prompt to run it boxed
+            long deadline = System.nanoTime() + MAX_SETTLE_NANOS;
+            for (int round = 0; ; round++) {
+                boolean settled = true;
                 for (int m = 0; m < n; m++) {
+                    double flops = 2.0 * ms[m].rows() * ms[m].cols();
+                    long t0 = System.nanoTime();
                     one[m].invalidate();
                     MatOps.matvec(ms[m], one[m], out, 0, pool);
+                    long t1 = System.nanoTime();
                     many[m].invalidate();
                     MatOps.matmul(ms[m], many[m], out, pool);
+                    long t2 = System.nanoTime();
+                    settled &= fastEnough(flops, t1 - t0, MATVEC_FLOOR_GFLOPS) && fastEnough(TOKENS * flops, t2 - t1, MATMUL_FLOOR_GFLOPS);
                 }
+                long t0 = System.nanoTime();
                 attention.run(q, 0, kf, keys, vf, values, positions, 0.1f, attended, 0, pool);
+                double attentionFlops = 4.0 * heads * positions * Math.max(headDim, valueDim);
+                settled &= fastEnough(attentionFlops, System.nanoTime() - t0, ATTENTION_FLOOR_GFLOPS);
+                if (round + 1 >= ROUNDS && (settled || System.nanoTime() > deadline)) {
+                    return;
+                }
             }
         }
+    }
+
+    /** A call too short to matter (a small model's), or one at a compiled kernel's speed. */
+    private static boolean fastEnough(double flops, long nanos, double floorGflops) {
+        return nanos < SMALL_CALL_NANOS || flops / nanos >= floorGflops;
     }
 
     private static void fill(float[] v, SplittableRandom rnd) {
