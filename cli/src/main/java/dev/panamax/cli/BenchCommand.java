@@ -123,11 +123,11 @@ final class BenchCommand implements Callable<Integer> {
     record Result(String test, int threads, String cacheK, String cacheV, int depth, int nPrompt, int nGen,
             double[] tokensPerSecond) {
         double mean() {
-            return SpecBench.mean(tokensPerSecond);
+            return Throughput.mean(tokensPerSecond);
         }
 
         double stddev() {
-            return SpecBench.stddev(tokensPerSecond);
+            return Throughput.stddev(tokensPerSecond);
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.panamax.cli;
 
+import static dev.panamax.engine.Throughput.mean;
+import static dev.panamax.engine.Throughput.stddev;
+
 import dev.panamax.engine.Model;
 import dev.panamax.engine.Session;
 import dev.panamax.engine.generate.Generator;
@@ -211,24 +214,4 @@ final class SpecBench {
         return m;
     }
 
-    static double mean(double[] v) {
-        double s = 0;
-        for (double x : v) {
-            s += x;
-        }
-        return s / v.length;
-    }
-
-    /** Sample standard deviation (0 for one sample). */
-    static double stddev(double[] v) {
-        if (v.length < 2) {
-            return 0;
-        }
-        double m = mean(v);
-        double s = 0;
-        for (double x : v) {
-            s += (x - m) * (x - m);
-        }
-        return Math.sqrt(s / (v.length - 1));
-    }
 }

@@ -73,4 +73,26 @@ public final class Throughput {
         }
         return tokens() * 1e9 / (System.nanoTime() - t0);
     }
+
+    /** The mean of repetitions' figures. */
+    public static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) {
+            s += x;
+        }
+        return s / v.length;
+    }
+
+    /** Their sample standard deviation (0 for one sample). */
+    public static double stddev(double[] v) {
+        if (v.length < 2) {
+            return 0;
+        }
+        double m = mean(v);
+        double s = 0;
+        for (double x : v) {
+            s += (x - m) * (x - m);
+        }
+        return Math.sqrt(s / (v.length - 1));
+    }
 }

@@ -1,5 +1,8 @@
 package dev.panamax.llamacompare;
 
+import static dev.panamax.engine.Throughput.mean;
+import static dev.panamax.engine.Throughput.stddev;
+
 import dev.panamax.engine.Model;
 import dev.panamax.engine.Session;
 import dev.panamax.engine.SessionOptions;
@@ -215,25 +218,6 @@ public final class LlamaCompare implements Callable<Integer> {
         return f;
     }
 
-    static double mean(double[] v) {
-        double s = 0;
-        for (double x : v) {
-            s += x;
-        }
-        return s / v.length;
-    }
-
-    static double stddev(double[] v) {
-        if (v.length < 2) {
-            return 0;
-        }
-        double m = mean(v);
-        double s = 0;
-        for (double x : v) {
-            s += (x - m) * (x - m);
-        }
-        return Math.sqrt(s / (v.length - 1));
-    }
 
     private static String meanSd(double[] v) {
         return String.format(Locale.ROOT, "%.2f ± %.2f", mean(v), stddev(v));
