@@ -139,7 +139,9 @@ public final class GgufFile implements AutoCloseable {
             if (size == 0) {
                 throw new GgufFormatException(name, 0, "file is empty");
             }
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            PageHints.hugePages(mapped);
+            return mapped;
         } catch (NoSuchFileException e) {
             throw new PanamaxException(name + ": no such file");
         } catch (AccessDeniedException e) {
