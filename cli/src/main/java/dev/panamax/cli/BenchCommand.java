@@ -297,17 +297,11 @@ final class BenchCommand implements Callable<Integer> {
             }
             return source.model;
         }
-        Path dir = cacheDir != null ? cacheDir : defaultCacheDir();
+        Path dir = cacheDir != null ? cacheDir : SyntheticModels.defaultCacheDir();
         ProgressBar bar = new ProgressBar(err, "building " + source.synthetic);
         Path f = SyntheticModels.build(source.synthetic, dir, bar::total, bar::update);
         bar.finish();
         return f;
-    }
-
-    static Path defaultCacheDir() {
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return base.resolve("panamax").resolve("synthetic");
     }
 
     static String modelName(Model model) {

@@ -153,7 +153,7 @@ public final class LlamaCompare implements Callable<Integer> {
                 };
                 for (int t : threadList) {
                     try (Session session = model.newSession(new SessionOptions(context, 512, kv, kv, t));
-                            LlamaCpp llama = new LlamaCpp(file, t, context, ct, ct)) {
+                            LlamaCpp llama = new LlamaCpp(file, t, context, kv)) {
                         for (int d : depth) {
                             for (int p : prompt) {
                                 if (p > 0) {
@@ -203,8 +203,7 @@ public final class LlamaCompare implements Callable<Integer> {
             }
             return source.model;
         }
-        Path dir = cacheDir != null ? cacheDir
-                : Path.of(System.getProperty("user.home"), ".cache", "panamax", "synthetic");
+        Path dir = cacheDir != null ? cacheDir : SyntheticModels.defaultCacheDir();
         long[] total = {1};
         int[] shown = {-1};
         Path f = SyntheticModels.build(source.synthetic, dir, t -> total[0] = Math.max(1, t), done -> {

@@ -4,6 +4,7 @@ import de.kherud.llama.InferenceParameters;
 import de.kherud.llama.LlamaModel;
 import de.kherud.llama.ModelParameters;
 import de.kherud.llama.args.CacheType;
+import dev.panamax.gguf.GgmlType;
 import dev.panamax.gguf.PanamaxException;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
@@ -26,7 +27,7 @@ final class LlamaCpp implements AutoCloseable {
     private final LlamaModel model;
     private final Path file;
 
-    LlamaCpp(Path file, int threads, int context, String cacheK, String cacheV) {
+    LlamaCpp(Path file, int threads, int context, GgmlType cache) {
         this.file = file;
         ModelParameters p = new ModelParameters()
                 .setModel(file.toString())
@@ -37,10 +38,10 @@ final class LlamaCpp implements AutoCloseable {
                 // llama.cpp's workers otherwise spin after each graph, taking cores from Panamax's turn
                 .setPoll(0)
                 .setPollBatch(0)
-                .setCacheTypeK(cacheType(cacheK))
-                .setCacheTypeV(cacheType(cacheV))
+                .setCacheTypeK(cacheType(cache))
+                .setCacheTypeV(cacheType(cache))
                 .disableLog();
-        if (!cacheV.equals("f16")) {
+        if (cache != GgmlType.F16) {
             p.enableFlashAttn(); // llama.cpp quantizes the V cache only with flash attention
         }
         try {
@@ -50,11 +51,11 @@ final class LlamaCpp implements AutoCloseable {
         }
     }
 
-    private static CacheType cacheType(String name) {
-        return switch (name) {
-            case "f16" -> CacheType.F16;
-            case "q8_0" -> CacheType.Q8_0;
-            default -> throw new PanamaxException("-ctk/-ctv: llama-compare takes f16 or q8_0, got " + name);
+    private static CacheType cacheType(GgmlType type) {
+        return switch (type) {
+            case F16 -> CacheType.F16;
+            case Q8_0 -> CacheType.Q8_0;
+            default -> throw new IllegalArgumentException("KV cache type " + type + ": llama-compare takes F16 or Q8_0");
         };
     }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.panamax.gguf.GgmlType;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
@@ -47,7 +48,7 @@ class LlamaCompareTest {
 
     @Test
     void promptsHaveExactlyTheAskedTokenCountAndDistinctStarts() {
-        try (LlamaCpp llama = new LlamaCpp(DEMO, 1, 256, "f16", "f16")) {
+        try (LlamaCpp llama = new LlamaCpp(DEMO, 1, 256, GgmlType.F16)) {
             for (int n : new int[] {1, 7, 64, 200}) {
                 assertEquals(n, llama.tokenCount(llama.text(n, n, 'a')), "tokens of a " + n + "-token text");
             }

@@ -1,5 +1,6 @@
 package dev.panamax.engine.model;
 
+import dev.panamax.gguf.PageHints;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -24,18 +25,14 @@ final class ZeroPages {
 
     private static final int PROT_READ_WRITE = 0x1 | 0x2;
     private static final int MAP_PRIVATE_ANONYMOUS = 0x02 | 0x20;
-    private static final int MADV_HUGEPAGE = 14;
-    private static final int MADV_POPULATE_READ = 22;
     private static final long HUGE_PAGE = 2L << 20;
 
     private static final MethodHandle MMAP;
     private static final MethodHandle MUNMAP;
-    private static final MethodHandle MADVISE;
 
     static {
         MethodHandle mmap = null;
         MethodHandle munmap = null;
-        MethodHandle madvise = null;
         if (System.getProperty("os.name", "").toLowerCase(java.util.Locale.ROOT).startsWith("linux")) {
             try {
                 Linker linker = Linker.nativeLinker();
@@ -45,16 +42,12 @@ final class ZeroPages {
                         ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
                 munmap = linker.downcallHandle(libc.find("munmap").orElseThrow(),
                         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-                madvise = linker.downcallHandle(libc.find("madvise").orElseThrow(),
-                        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                                ValueLayout.JAVA_INT));
             } catch (RuntimeException e) {
                 mmap = null;
             }
         }
         MMAP = mmap;
         MUNMAP = munmap;
-        MADVISE = madvise;
     }
 
     /**
@@ -76,11 +69,7 @@ final class ZeroPages {
         if (address.address() == -1L) {
             throw new OutOfMemoryError("mmap of " + bytes + " bytes failed");
         }
-        try {
-            int ignored = (int) MADVISE.invokeExact(address, bytes, MADV_HUGEPAGE);
-        } catch (Throwable t) {
-            // only a hint
-        }
+        PageHints.advise(address.reinterpret(bytes), PageHints.MADV_HUGEPAGE);
         return address.reinterpret(bytes, arena, s -> unmap(s, bytes));
     }
 
@@ -106,16 +95,13 @@ final class ZeroPages {
                 if (!r.scope().isAlive()) {
                     return;
                 }
+                PageHints.advise(r, PageHints.MADV_POPULATE_READ);
                 try {
-                    if (MADVISE != null) {
-                        int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(r.address() & ~4095L),
-                                r.byteSize() + (r.address() & 4095L), MADV_POPULATE_READ);
-                    }
                     for (long off = (4096 - (r.address() & 4095L)) & 4095L; off < r.byteSize(); off += 4096) {
                         sum += r.get(ValueLayout.JAVA_BYTE, off);
                     }
-                } catch (Throwable t) {
-                    return; // the arena closed meanwhile, or no madvise: only a hint
+                } catch (IllegalStateException e) {
+                    return; // the arena closed meanwhile: only a hint
                 }
             }
             touched.sum = sum;

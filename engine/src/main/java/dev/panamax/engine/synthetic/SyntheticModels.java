@@ -60,6 +60,13 @@ public final class SyntheticModels {
     }
 
     /** Parses "shape:MIX" (MIX a quantization type or a built-in recipe such as Q4_K_H). */
+    /** Where built files are kept unless told otherwise: $XDG_CACHE_HOME/panamax/synthetic, else ~/.cache/... */
+    public static Path defaultCacheDir() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("panamax").resolve("synthetic");
+    }
+
     public static Path build(String spec, Path dir, LongConsumer progress) throws IOException {
         return build(spec, dir, total -> { }, progress);
     }
