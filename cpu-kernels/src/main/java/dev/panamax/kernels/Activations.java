@@ -48,9 +48,9 @@ public final class Activations {
     /** Bit i: q8_KPairs for stride 1 << i reflects the current Q8_K form. */
     private volatile int pairsReady;
     private final boolean[] ready = new boolean[ActivationType.values().length];
-    /** Per activation type, its values as floats in interleaved groups of four tokens ({@link #quads}). */
-    private final float[][] quads = {new float[0], new float[0], new float[0]};
-    private final boolean[] quadsReady = new boolean[ActivationType.values().length];
+    /** Per activation type, its values as floats column by column ({@link #columns}). */
+    private final float[][] columns = {new float[0], new float[0], new float[0]};
+    private final boolean[] columnsReady = new boolean[ActivationType.values().length];
 
     public Activations(int maxTokens, int dim) {
         if (maxTokens < 1 || dim < 1) {
@@ -110,7 +110,7 @@ public final class Activations {
     /** Forget the derived int8 forms after {@link #f32()} changed. */
     public void invalidate() {
         Arrays.fill(ready, false);
-        Arrays.fill(quadsReady, false);
+        Arrays.fill(columnsReady, false);
         pairsReady = 0;
     }
 
@@ -174,54 +174,61 @@ public final class Activations {
     }
 
     /**
-     * The tokens of form {@code type} as floats, in groups of four interleaved value by value:
-     * value k of token {@code 4g + j} at {@code g * 4 * dim() + 4 * k + j}; a short last group
-     * repeats its last token. These feed the multi-token float kernels ({@link FloatDot}); built on
-     * first use.
+     * The tokens of form {@code type} as floats, column by column in blocks of tokens: value k of
+     * token t at {@link FloatDot#columnStart} + k * {@link FloatDot#columnStride}, for the token
+     * count rounded up to whole vectors ({@link FloatDot#paddedTokens}; the padding is zero). These feed the multi-token float
+     * kernels ({@link FloatDot}); built on first use.
      */
-    public float[] quads(ActivationType type) {
-        return quads(type, null);
+    public float[] columns(ActivationType type) {
+        return columns(type, null);
     }
 
-    /** As {@link #quads(ActivationType)}, the groups spread over {@code pool}'s workers (null: this thread). */
-    public float[] quads(ActivationType type, WorkerPool pool) {
+    /** As {@link #columns(ActivationType)}, the columns spread over {@code pool}'s workers (null: this thread). */
+    public float[] columns(ActivationType type, WorkerPool pool) {
         if (type != ActivationType.F32 && !ready[type.ordinal()]) {
             throw new IllegalStateException(type + " activations are not prepared");
         }
         int i = type.ordinal();
-        if (quadsReady[i]) {
-            return quads[i];
+        if (columnsReady[i]) {
+            return columns[i];
         }
-        int groups = (tokens + 3) / 4;
-        if (quads[i].length < groups * 4 * dim) {
-            quads[i] = new float[(maxTokens + 3) / 4 * 4 * dim];
+        int tp = FloatDot.paddedTokens(tokens);
+        if (columns[i].length < tp * dim) {
+            columns[i] = new float[FloatDot.paddedTokens(maxTokens) * dim];
         }
-        float[] out = quads[i];
-        spread(pool, groups, (g0, g1) -> interleave(type, out, g0, g1));
-        quadsReady[i] = true;
+        float[] out = columns[i];
+        // in pieces of 32 columns (one Q8_0 block, an eighth of a Q8_K one)
+        int pieces = (dim + 31) / 32;
+        spread(pool, pieces, (p0, p1) -> transpose(type, out, tp, 32 * p0, Math.min(dim, 32 * p1)));
+        columnsReady[i] = true;
         return out;
     }
 
-    private void interleave(ActivationType type, float[] out, int g0, int g1) {
-        for (int g = g0; g < g1; g++) {
-            for (int j = 0; j < 4; j++) {
-                int src = Math.min(4 * g + j, tokens - 1) * dim;
-                int dst = g * 4 * dim + j;
-                switch (type) {
-                    case F32 -> {
-                        for (int k = 0; k < dim; k++) {
-                            out[dst + 4 * k] = f32[src + k];
-                        }
+    private void transpose(ActivationType type, float[] out, int tp, int k0, int k1) {
+        for (int t = 0; t < tp; t++) {
+            int o = FloatDot.columnStart(t, dim, tp);
+            int stride = FloatDot.columnStride(t, tp);
+            if (t >= tokens) {
+                for (int k = k0; k < k1; k++) {
+                    out[o + k * stride] = 0f;
+                }
+                continue;
+            }
+            int src = t * dim;
+            switch (type) {
+                case F32 -> {
+                    for (int k = k0; k < k1; k++) {
+                        out[o + k * stride] = f32[src + k];
                     }
-                    case Q8_0 -> {
-                        for (int k = 0; k < dim; k++) {
-                            out[dst + 4 * k] = q8_0[src + k] * q8_0Scale[(src + k) >> 5];
-                        }
+                }
+                case Q8_0 -> {
+                    for (int k = k0; k < k1; k++) {
+                        out[o + k * stride] = q8_0[src + k] * q8_0Scale[(src + k) >> 5];
                     }
-                    case Q8_K -> {
-                        for (int k = 0; k < dim; k++) {
-                            out[dst + 4 * k] = q8_K[src + k] * q8_KScale[(src + k) >> 8];
-                        }
+                }
+                case Q8_K -> {
+                    for (int k = k0; k < k1; k++) {
+                        out[o + k * stride] = q8_K[src + k] * q8_KScale[(src + k) >> 8];
                     }
                 }
             }

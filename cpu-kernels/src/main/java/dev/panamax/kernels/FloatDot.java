@@ -6,14 +6,14 @@ import jdk.incubator.vector.FloatVector;
 
 /**
  * The multi-token products of every weight type (prompt processing, speculative verification), in
- * float: rows are dequantized a chunk at a time, packed column by column into panels of two
- * vectors of rows, and each token's values are broadcast against them ({@link #panelTimesTokens}).
- * The FMA units do in one instruction what the int16 path needs a multiply, an add and its share of
- * the pair sums and scale products for, and each dequantized weight serves every token.
+ * float: a panel of rows is dequantized a chunk of columns at a time, and each weight is broadcast
+ * against vectors of tokens ({@link #panelTimesTokens}), whose values come column by column
+ * ({@link Activations#columns}). The FMA units do in one instruction what the int16 path needs a
+ * multiply, an add and its share of the pair sums and scale products for, and each dequantized
+ * weight serves every token. The rows are read as the dequantizer writes them: no packing.
  *
  * <p>Same values as the int8 kernels: every weight is the format's dequantized float, every
- * activation one rounding of q*scale ({@link Activations#quads}); only the order of the sums
- * differs ({@link #panelRoundings}).
+ * activation one rounding of q*scale; only the order of the sums differs ({@link #panelRoundings}).
  */
 final class FloatDot {
     private FloatDot() {}
@@ -21,89 +21,215 @@ final class FloatDot {
     private static final int L = F32.length();
     private static final int BLOCK = 256;
 
-    /** Rows of a packed panel: two vectors, so each broadcast activation feeds two FMAs. */
-    static final int PANEL_ROWS = 2 * L;
-    /** Columns packed at a time: a panel chunk of about 32 KiB that stays in L1/L2 while every token passes over it. */
-    static final int PANEL_DEPTH = BLOCK * Math.max(1, 32 / PANEL_ROWS);
-    /** Tokens per {@link #panelTimesTokens} step: 8 accumulators, 2 weight vectors and a broadcast fit 16 registers. */
-    private static final int PANEL_TOKENS = 4;
+    /** Rows dequantized together: whole groups of the kernels below (3 rows, and 12 for the last tokens). */
+    static final int PANEL_ROWS = 48;
+    /** Columns dequantized at a time (48 KiB of rows); whole super-blocks of the K-quants. */
+    static final int PANEL_DEPTH = BLOCK;
+    /**
+     * Columns each group of tokens passes over before the next: a group's 64 columns (16 KiB at
+     * 64 tokens) and the panel's (12 KiB) stay in L1 while every row goes over them.
+     */
+    static final int PANEL_STEP = 64;
+    /**
+     * Token vectors of the main kernel's step, against 3 rows: 4 where the machine has 32 vector
+     * registers (AVX-512, the only case with 512-bit vectors: 12 accumulators, 4 token vectors and
+     * a broadcast), 3 where it may have 16 (AVX2: 9 accumulators, 13 registers, no spills).
+     */
+    static final int TOKEN_VECTORS = VectorShapes.SHAPE.vectorBitSize() == 512 ? 4 : 3;
 
-    /** {@code tokens} rounded up to whole groups of four: the sums {@link #panelTimesTokens} writes hold this many tokens. */
+    /** {@code tokens} rounded up to whole vectors: the token stride of the columns and of the sums. */
     static int paddedTokens(int tokens) {
-        return (tokens + PANEL_TOKENS - 1) / PANEL_TOKENS * PANEL_TOKENS;
+        return (tokens + L - 1) / L * L;
     }
 
     /**
-     * Packs {@code depth} columns of {@code rows} dequantized rows (row j at {@code rowsData[j * depth]})
-     * into {@code panel} column by column: {@code panel[k * PANEL_ROWS + j]}. Rows past
-     * {@code rows} are zero.
+     * Where token t's values start in {@link Activations#columns} for {@code tp} padded tokens of
+     * {@code n} values; they follow every {@link #columnStride} floats. Tokens go in blocks of
+     * {@link #TOKEN_VECTORS} vectors, the rest in one last block, and a block's values column by
+     * column (column k of the block's tokens is contiguous), so that a step of a block's columns is
+     * one contiguous run of memory (a stride of whole kilobytes, as in plain columns of 256
+     * tokens, put a step's columns in the same few L1 sets).
      */
-    static void pack(float[] rowsData, int rows, int depth, float[] panel) {
-        if (rows < PANEL_ROWS) {
-            java.util.Arrays.fill(rowsData, rows * depth, PANEL_ROWS * depth, 0f);
-        }
-        for (int k = 0, p = 0; k < depth; k++, p += PANEL_ROWS) {
-            for (int j = 0, o = k; j < PANEL_ROWS; j++, o += depth) {
-                panel[p + j] = rowsData[o];
-            }
-        }
+    static int columnStart(int t, int n, int tp) {
+        int block = TOKEN_VECTORS * L;
+        int main = tp / block * block;
+        return t < main ? t / block * block * n + t % block : main * n + t - main;
+    }
+
+    /** The distance between token t's consecutive values in {@link Activations#columns}. */
+    static int columnStride(int t, int tp) {
+        int block = TOKEN_VECTORS * L;
+        int main = tp / block * block;
+        return t < main ? block : tp - main;
     }
 
     /** The most roundings a product passes through in {@link #panelTimesTokens} for rows of {@code n} values. */
     static int panelRoundings(int n) {
-        int depth = Math.min(PANEL_DEPTH, n);
-        return depth + (n + depth - 1) / depth + 1;
+        int step = Math.min(PANEL_STEP, n);
+        return step + (n + step - 1) / step + 1;
     }
 
     /**
-     * acc[t * PANEL_ROWS + j] += panel row j . token t's values k0 ..+depth for every token t <
-     * tokens, the tokens given four by four interleaved ({@link Activations#quads}): a packed
-     * panel chunk ({@link #pack}) times all tokens, four at a time. For each column the
-     * two weight vectors are loaded once and each token's activation is broadcast once (6 loads
-     * per 8 FMAs); the sums come out as vectors over rows, so no horizontal reduction is needed,
-     * and the chunk stays in cache for all the tokens. Vectorizing over rows instead of columns
-     * also keeps the loop small enough that C2 leaves it rolled (unrolled, its live vectors spill).
+     * acc[j * tp + t] += row j . token t's values k0 ..+depth, for the {@link #PANEL_ROWS} rows of
+     * {@code rows} (row j's columns at {@code rows[j * depth]}) and the {@code tp} tokens (a
+     * multiple of the vector length) of rows of {@code n} values in {@code columns}, laid out as
+     * {@link Activations#columns} describes. Per
+     * {@link #PANEL_STEP} columns, tokens go {@link #TOKEN_VECTORS} vectors at a time against
+     * three rows (each weight broadcast once for all of them, the sums vectors over tokens, so
+     * no horizontal reduction), and the vectors left over one at a time against twelve rows.
      *
-     * <p>Each lane chains the {@code depth} products of a chunk from zero, then adds that sum to
-     * {@code acc}: a product passes through at most {@link #panelRoundings} roundings. {@code acc}
-     * holds {@link #paddedTokens} tokens: a short last group writes its padding too.
+     * <p>Each lane chains a step's products from zero, then adds that sum to {@code acc}: a
+     * product passes through at most {@link #panelRoundings} roundings.
      */
-    static void panelTimesTokens(float[] panel, int depth, float[] quads, int n, int k0, int tokens, float[] acc) {
-        for (int t0 = 0; t0 < tokens; t0 += PANEL_TOKENS) {
-            int q0 = t0 * n + PANEL_TOKENS * k0;
-            FloatVector c00 = FloatVector.zero(F32);
-            FloatVector c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-            for (int k = 0; k < depth; k++) {
-                int p = k * PANEL_ROWS;
-                int q = q0 + PANEL_TOKENS * k;
-                FloatVector v0 = FloatVector.fromArray(F32, panel, p);
-                FloatVector v1 = FloatVector.fromArray(F32, panel, p + L);
-                FloatVector b = FloatVector.broadcast(F32, quads[q]);
-                c00 = v0.fma(b, c00);
-                c10 = v1.fma(b, c10);
-                b = FloatVector.broadcast(F32, quads[q + 1]);
-                c01 = v0.fma(b, c01);
-                c11 = v1.fma(b, c11);
-                b = FloatVector.broadcast(F32, quads[q + 2]);
-                c02 = v0.fma(b, c02);
-                c12 = v1.fma(b, c12);
-                b = FloatVector.broadcast(F32, quads[q + 3]);
-                c03 = v0.fma(b, c03);
-                c13 = v1.fma(b, c13);
+    // (the sums' adds are written out at each use: a helper method, compiled on its own first,
+    // was left out of line by C2 in the model's compilation, its vector argument boxed)
+    static void panelTimesTokens(float[] rows, int depth, float[] columns, int n, int tp, int k0, float[] acc) {
+        int block = TOKEN_VECTORS * L;
+        int main = tp / block * block;
+        for (int from = 0; from < depth; from += PANEL_STEP) {
+            int to = Math.min(depth, from + PANEL_STEP);
+            for (int t = 0; t < main; t += block) {
+                int x = t * n + k0 * block;
+                for (int j = 0; j < PANEL_ROWS; j += 3) {
+                    if (TOKEN_VECTORS == 4) {
+                        rows3Tokens4(rows, depth, from, to, columns, x, tp, t, acc, j);
+                    } else {
+                        rows3Tokens3(rows, depth, from, to, columns, x, tp, t, acc, j);
+                    }
+                }
             }
-            // a short last group's repeated tokens add into the padding, which is never copied out
-            int o = t0 * PANEL_ROWS;
-            c00.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-            c10.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            o += PANEL_ROWS;
-            c01.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-            c11.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            o += PANEL_ROWS;
-            c02.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-            c12.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
-            o += PANEL_ROWS;
-            c03.add(FloatVector.fromArray(F32, acc, o)).intoArray(acc, o);
-            c13.add(FloatVector.fromArray(F32, acc, o + L)).intoArray(acc, o + L);
+            int rest = tp - main;
+            for (int t = main; t < tp; t += L) {
+                int x = main * n + k0 * rest + (t - main);
+                for (int j = 0; j < PANEL_ROWS; j += 12) {
+                    rows12Tokens1(rows, depth, from, to, columns, x, rest, tp, t, acc, j);
+                }
+            }
         }
+    }
+
+    /** Rows j..j+2 times token vectors t..t+3, columns [from, to) of the chunk. */
+    private static void rows3Tokens4(float[] rows, int depth, int from, int to, float[] columns, int x0, int tp, int t,
+            float[] acc, int j) {
+        int r0 = j * depth;
+        int r1 = r0 + depth;
+        int r2 = r1 + depth;
+        FloatVector c00 = FloatVector.zero(F32);
+        FloatVector c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        for (int k = from; k < to; k++) {
+            int x = x0 + k * TOKEN_VECTORS * L;
+            FloatVector v0 = FloatVector.fromArray(F32, columns, x);
+            FloatVector v1 = FloatVector.fromArray(F32, columns, x + L);
+            FloatVector v2 = FloatVector.fromArray(F32, columns, x + 2 * L);
+            FloatVector v3 = FloatVector.fromArray(F32, columns, x + 3 * L);
+            FloatVector w = FloatVector.broadcast(F32, rows[r0 + k]);
+            c00 = v0.fma(w, c00);
+            c01 = v1.fma(w, c01);
+            c02 = v2.fma(w, c02);
+            c03 = v3.fma(w, c03);
+            w = FloatVector.broadcast(F32, rows[r1 + k]);
+            c10 = v0.fma(w, c10);
+            c11 = v1.fma(w, c11);
+            c12 = v2.fma(w, c12);
+            c13 = v3.fma(w, c13);
+            w = FloatVector.broadcast(F32, rows[r2 + k]);
+            c20 = v0.fma(w, c20);
+            c21 = v1.fma(w, c21);
+            c22 = v2.fma(w, c22);
+            c23 = v3.fma(w, c23);
+        }
+        int a = j * tp + t;
+        c00.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c01.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
+        c02.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
+        c03.add(FloatVector.fromArray(F32, acc, a + 3 * L)).intoArray(acc, a + 3 * L);
+        a += tp;
+        c10.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c11.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
+        c12.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
+        c13.add(FloatVector.fromArray(F32, acc, a + 3 * L)).intoArray(acc, a + 3 * L);
+        a += tp;
+        c20.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c21.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
+        c22.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
+        c23.add(FloatVector.fromArray(F32, acc, a + 3 * L)).intoArray(acc, a + 3 * L);
+    }
+
+    /** Rows j..j+2 times token vectors t..t+2, columns [from, to) of the chunk. */
+    private static void rows3Tokens3(float[] rows, int depth, int from, int to, float[] columns, int x0, int tp, int t,
+            float[] acc, int j) {
+        int r0 = j * depth;
+        int r1 = r0 + depth;
+        int r2 = r1 + depth;
+        FloatVector c00 = FloatVector.zero(F32);
+        FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00;
+        for (int k = from; k < to; k++) {
+            int x = x0 + k * TOKEN_VECTORS * L;
+            FloatVector v0 = FloatVector.fromArray(F32, columns, x);
+            FloatVector v1 = FloatVector.fromArray(F32, columns, x + L);
+            FloatVector v2 = FloatVector.fromArray(F32, columns, x + 2 * L);
+            FloatVector w = FloatVector.broadcast(F32, rows[r0 + k]);
+            c00 = v0.fma(w, c00);
+            c01 = v1.fma(w, c01);
+            c02 = v2.fma(w, c02);
+            w = FloatVector.broadcast(F32, rows[r1 + k]);
+            c10 = v0.fma(w, c10);
+            c11 = v1.fma(w, c11);
+            c12 = v2.fma(w, c12);
+            w = FloatVector.broadcast(F32, rows[r2 + k]);
+            c20 = v0.fma(w, c20);
+            c21 = v1.fma(w, c21);
+            c22 = v2.fma(w, c22);
+        }
+        int a = j * tp + t;
+        c00.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c01.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
+        c02.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
+        a += tp;
+        c10.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c11.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
+        c12.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
+        a += tp;
+        c20.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c21.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
+        c22.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
+    }
+
+    /** Rows j..j+11 times token vector t, columns [from, to) of the chunk: the tokens the blocks above leave. */
+    private static void rows12Tokens1(float[] rows, int depth, int from, int to, float[] columns, int x0, int width, int tp, int t,
+            float[] acc, int j) {
+        int r = j * depth;
+        FloatVector c0 = FloatVector.zero(F32);
+        FloatVector c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        for (int k = from; k < to; k++) {
+            FloatVector x = FloatVector.fromArray(F32, columns, x0 + k * width);
+            int o = r + k;
+            c0 = x.fma(FloatVector.broadcast(F32, rows[o]), c0);
+            c1 = x.fma(FloatVector.broadcast(F32, rows[o + depth]), c1);
+            c2 = x.fma(FloatVector.broadcast(F32, rows[o + 2 * depth]), c2);
+            c3 = x.fma(FloatVector.broadcast(F32, rows[o + 3 * depth]), c3);
+            c4 = x.fma(FloatVector.broadcast(F32, rows[o + 4 * depth]), c4);
+            c5 = x.fma(FloatVector.broadcast(F32, rows[o + 5 * depth]), c5);
+            c6 = x.fma(FloatVector.broadcast(F32, rows[o + 6 * depth]), c6);
+            c7 = x.fma(FloatVector.broadcast(F32, rows[o + 7 * depth]), c7);
+            c8 = x.fma(FloatVector.broadcast(F32, rows[o + 8 * depth]), c8);
+            c9 = x.fma(FloatVector.broadcast(F32, rows[o + 9 * depth]), c9);
+            c10 = x.fma(FloatVector.broadcast(F32, rows[o + 10 * depth]), c10);
+            c11 = x.fma(FloatVector.broadcast(F32, rows[o + 11 * depth]), c11);
+        }
+        int a = j * tp + t;
+        c0.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
+        c1.add(FloatVector.fromArray(F32, acc, a + tp)).intoArray(acc, a + tp);
+        c2.add(FloatVector.fromArray(F32, acc, a + 2 * tp)).intoArray(acc, a + 2 * tp);
+        c3.add(FloatVector.fromArray(F32, acc, a + 3 * tp)).intoArray(acc, a + 3 * tp);
+        c4.add(FloatVector.fromArray(F32, acc, a + 4 * tp)).intoArray(acc, a + 4 * tp);
+        c5.add(FloatVector.fromArray(F32, acc, a + 5 * tp)).intoArray(acc, a + 5 * tp);
+        c6.add(FloatVector.fromArray(F32, acc, a + 6 * tp)).intoArray(acc, a + 6 * tp);
+        c7.add(FloatVector.fromArray(F32, acc, a + 7 * tp)).intoArray(acc, a + 7 * tp);
+        c8.add(FloatVector.fromArray(F32, acc, a + 8 * tp)).intoArray(acc, a + 8 * tp);
+        c9.add(FloatVector.fromArray(F32, acc, a + 9 * tp)).intoArray(acc, a + 9 * tp);
+        c10.add(FloatVector.fromArray(F32, acc, a + 10 * tp)).intoArray(acc, a + 10 * tp);
+        c11.add(FloatVector.fromArray(F32, acc, a + 11 * tp)).intoArray(acc, a + 11 * tp);
     }
 }

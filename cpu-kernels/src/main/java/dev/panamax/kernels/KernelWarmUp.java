@@ -25,8 +25,13 @@ public final class KernelWarmUp {
 
     /** Rows of each matrix used: two row units of the matvec, so both threads of a pool take part. */
     private static final int ROWS = 32;
-    /** Enough tokens for the multi-token float panels ({@link MatOps#panelMinTokens}). */
-    private static final int TOKENS = 24;
+    /**
+     * Enough tokens for the multi-token float panels ({@link MatOps#panelMinTokens}), and for both
+     * of their kernels at every width: a whole block of token vectors and a vector left over
+     * (a warm-up of 24 tokens, all left over at 512 bits, had C2 compile the panels without their
+     * main kernel, which the first long prompt then deoptimized).
+     */
+    private static final int TOKENS = 80;
     private static final int ROUNDS = 12;
     /** At most this long in rounds beyond {@link #ROUNDS} waiting for the JIT (a slow or busy machine). */
     private static final long MAX_SETTLE_NANOS = 8_000_000_000L;

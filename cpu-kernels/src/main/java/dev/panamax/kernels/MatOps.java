@@ -30,7 +30,7 @@ public final class MatOps {
 
     /**
      * Checks w against x and prepares the activation forms its products with {@code tokens} tokens
-     * read: the int8 form, and the interleaved floats when the panels will run (built here, once,
+     * read: the int8 form, and the floats column by column when the panels will run (built here, once,
      * so the workers only read them).
      */
     private static void prepare(QuantMatrix w, Activations x, int tokens, WorkerPool pool) {
@@ -38,7 +38,7 @@ public final class MatOps {
         ActivationType type = w.format().activationType();
         x.prepare(type, pool);
         if (usesPanels(type, tokens)) {
-            x.quads(type, pool);
+            x.columns(type, pool);
         }
     }
 
@@ -106,12 +106,12 @@ public final class MatOps {
     /**
      * Rows [start, end) of w times every token: a few tokens go through the format's own dot
      * product row by row (each row is read from memory once and stays in L1 for the tokens),
-     * more through the float panels, whose dequantizing and packing pay off only over many tokens.
+     * more through the float panels, whose dequantizing pays off only over many tokens.
      */
     private static void rowsTimesTokens(QuantMatrix w, Activations x, float[] out, int tokens, int start, int end) {
         ActivationType type = w.format().activationType();
         if (usesPanels(type, tokens)) {
-            panelsTimesTokens(w, x.quads(type), out, tokens, start, end);
+            panelsTimesTokens(w, x.columns(type), out, tokens, start, end);
             return;
         }
         QuantFormat f = w.format();
@@ -123,41 +123,45 @@ public final class MatOps {
     }
 
     /**
-     * Rows [start, end) of w times every token in float ({@link FloatDot}): the rows
-     * go in panels of {@link FloatDot#PANEL_ROWS}; each panel is dequantized and packed column by
-     * column a chunk of {@link FloatDot#PANEL_DEPTH} columns at a time, and every token passes over
-     * the chunk while it is in cache. Sums collect per panel in a small token-major buffer and are
-     * copied out once.
+     * Rows [start, end) of w times every token in float ({@link FloatDot}): the rows go in panels
+     * of {@link FloatDot#PANEL_ROWS}; each panel is dequantized a chunk of
+     * {@link FloatDot#PANEL_DEPTH} columns at a time, and every token passes over the chunk while
+     * it is in cache. Sums collect per panel in a small row-major buffer and are copied out once.
      */
-    private static void panelsTimesTokens(QuantMatrix w, float[] quads, float[] out, int tokens, int start, int end) {
+    private static void panelsTimesTokens(QuantMatrix w, float[] columns, float[] out, int tokens, int start, int end) {
         QuantFormat f = w.format();
         long rowBytes = w.rowBytes();
         int rows = w.rows();
         int cols = w.cols();
         int pr = FloatDot.PANEL_ROWS;
+        int tp = FloatDot.paddedTokens(tokens);
         PanelScratch s = PANEL_SCRATCH.get().fit(tokens);
         for (int r0 = start; r0 < end; r0 += pr) {
             int rn = Math.min(pr, end - r0);
-            java.util.Arrays.fill(s.acc, 0, FloatDot.paddedTokens(tokens) * pr, 0f);
+            java.util.Arrays.fill(s.acc, 0, pr * tp, 0f);
             for (int k0 = 0; k0 < cols; k0 += FloatDot.PANEL_DEPTH) {
                 int depth = Math.min(FloatDot.PANEL_DEPTH, cols - k0);
                 long skip = f.rowBytes(k0);
                 for (int j = 0; j < rn; j++) {
                     f.dequantize(w.data(), (r0 + j) * rowBytes + skip, s.rows, j * depth, depth);
                 }
-                FloatDot.pack(s.rows, rn, depth, s.panel);
-                FloatDot.panelTimesTokens(s.panel, depth, quads, cols, k0, tokens, s.acc);
+                if (rn < pr) {
+                    java.util.Arrays.fill(s.rows, rn * depth, pr * depth, 0f);
+                }
+                FloatDot.panelTimesTokens(s.rows, depth, columns, cols, tp, k0, s.acc);
             }
+            // token by token: each token's rows are one contiguous run of out
             for (int t = 0; t < tokens; t++) {
-                System.arraycopy(s.acc, t * pr, out, t * rows + r0, rn);
+                for (int j = 0, o = t * rows + r0; j < rn; j++) {
+                    out[o + j] = s.acc[j * tp + t];
+                }
             }
         }
     }
 
-    /** Per-thread buffers of {@link #panelsTimesTokens}: the dequantized rows, their packed panel, the sums. */
+    /** Per-thread buffers of {@link #panelsTimesTokens}: a chunk of the panel's dequantized rows, their sums. */
     private static final class PanelScratch {
         final float[] rows = new float[FloatDot.PANEL_ROWS * FloatDot.PANEL_DEPTH];
-        final float[] panel = new float[FloatDot.PANEL_ROWS * FloatDot.PANEL_DEPTH];
         float[] acc = new float[0];
 
         PanelScratch fit(int tokens) {

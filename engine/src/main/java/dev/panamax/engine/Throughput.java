@@ -50,7 +50,8 @@ public final class Throughput {
         do {
             session.truncate(depth);
             if (nPrompt > 0) {
-                int n = Math.min(nPrompt, 32);
+                // long enough for both float panel kernels (see KernelWarmUp.TOKENS)
+                int n = Math.min(nPrompt, 80);
                 session.forward(tokens, 0, n, n - 1, (i, l, o) -> { });
             } else {
                 for (int i = 0; i < Math.min(nGen, 4); i++) {
