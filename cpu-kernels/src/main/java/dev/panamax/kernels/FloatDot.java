@@ -63,6 +63,32 @@ final class FloatDot {
         return t < main ? block : tp - main;
     }
 
+    /** The rows {@link #panelTimesTokens} reads for {@code rowCount} rows: whole groups of twelve. */
+    static int rowsRead(int rowCount) {
+        return Math.min(PANEL_ROWS, (rowCount + 11) / 12 * 12);
+    }
+
+    /**
+     * Stores {@code count} tokens' value k ({@code values[i]} for token i) into {@code columns}
+     * laid out for {@code tp} tokens of {@code n} values ({@link #columnStart}), the padding
+     * tokens' value k zero: a block's tokens are contiguous there, so this is a few copies.
+     */
+    static void putColumn(float[] values, int count, float[] columns, int n, int tp, int k) {
+        int block = TOKEN_VECTORS * L;
+        int main = tp / block * block;
+        for (int t = 0; t < tp; ) {
+            int end = t < main ? t + block : tp;
+            int stride = end - t;
+            int o = t * n + k * stride;
+            int m = Math.max(0, Math.min(end, count) - t);
+            System.arraycopy(values, t, columns, o, m);
+            if (m < stride) {
+                java.util.Arrays.fill(columns, o + m, o + stride, 0f);
+            }
+            t = end;
+        }
+    }
+
     /** The most roundings a product passes through in {@link #panelTimesTokens} for rows of {@code n} values. */
     static int panelRoundings(int n) {
         int step = Math.min(PANEL_STEP, n);
@@ -70,8 +96,10 @@ final class FloatDot {
     }
 
     /**
-     * acc[j * tp + t] += row j . token t's values k0 ..+depth, for the {@link #PANEL_ROWS} rows of
-     * {@code rows} (row j's columns at {@code rows[j * depth]}) and the {@code tp} tokens (a
+     * acc[accBase + j * tp + t] += row j . token t's values k0 ..+depth, for the first
+     * {@code rowCount} (at most {@link #PANEL_ROWS}) rows of {@code rows} (row j's columns at
+     * {@code rows[rowBase + j * rowStride]}; the kernels go twelve rows at a time, so rows up to
+     * {@link #rowsRead} are read and must exist) and the {@code tp} tokens (a
      * multiple of the vector length) of rows of {@code n} values in {@code columns}, laid out as
      * {@link Activations#columns} describes. Per
      * {@link #PANEL_STEP} columns, tokens go {@link #TOKEN_VECTORS} vectors at a time against
@@ -83,37 +111,38 @@ final class FloatDot {
      */
     // (the sums' adds are written out at each use: a helper method, compiled on its own first,
     // was left out of line by C2 in the model's compilation, its vector argument boxed)
-    static void panelTimesTokens(float[] rows, int depth, float[] columns, int n, int tp, int k0, float[] acc) {
+    static void panelTimesTokens(float[] rows, int rowBase, int rowStride, int rowCount, int depth, float[] columns, int n,
+            int tp, int k0, float[] acc, int accBase) {
+        int rowEnd = rowsRead(rowCount);
         int block = TOKEN_VECTORS * L;
         int main = tp / block * block;
         for (int from = 0; from < depth; from += PANEL_STEP) {
             int to = Math.min(depth, from + PANEL_STEP);
             for (int t = 0; t < main; t += block) {
                 int x = t * n + k0 * block;
-                for (int j = 0; j < PANEL_ROWS; j += 3) {
+                for (int j = 0; j < rowEnd; j += 3) {
                     if (TOKEN_VECTORS == 4) {
-                        rows3Tokens4(rows, depth, from, to, columns, x, tp, t, acc, j);
+                        rows3Tokens4(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, tp, accBase + j * tp + t, acc);
                     } else {
-                        rows3Tokens3(rows, depth, from, to, columns, x, tp, t, acc, j);
+                        rows3Tokens3(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, tp, accBase + j * tp + t, acc);
                     }
                 }
             }
             int rest = tp - main;
             for (int t = main; t < tp; t += L) {
                 int x = main * n + k0 * rest + (t - main);
-                for (int j = 0; j < PANEL_ROWS; j += 12) {
-                    rows12Tokens1(rows, depth, from, to, columns, x, rest, tp, t, acc, j);
+                for (int j = 0; j < rowEnd; j += 12) {
+                    rows12Tokens1(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, rest, tp, accBase + j * tp + t, acc);
                 }
             }
         }
     }
 
-    /** Rows j..j+2 times token vectors t..t+3, columns [from, to) of the chunk. */
-    private static void rows3Tokens4(float[] rows, int depth, int from, int to, float[] columns, int x0, int tp, int t,
-            float[] acc, int j) {
-        int r0 = j * depth;
-        int r1 = r0 + depth;
-        int r2 = r1 + depth;
+    /** Three rows (from r0, {@code stride} apart) times four token vectors, columns [from, to) of the chunk. */
+    private static void rows3Tokens4(float[] rows, int r0, int stride, int from, int to, float[] columns, int x0, int tp, int a,
+            float[] acc) {
+        int r1 = r0 + stride;
+        int r2 = r1 + stride;
         FloatVector c00 = FloatVector.zero(F32);
         FloatVector c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -139,7 +168,6 @@ final class FloatDot {
             c22 = v2.fma(w, c22);
             c23 = v3.fma(w, c23);
         }
-        int a = j * tp + t;
         c00.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
         c01.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
         c02.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
@@ -156,12 +184,11 @@ final class FloatDot {
         c23.add(FloatVector.fromArray(F32, acc, a + 3 * L)).intoArray(acc, a + 3 * L);
     }
 
-    /** Rows j..j+2 times token vectors t..t+2, columns [from, to) of the chunk. */
-    private static void rows3Tokens3(float[] rows, int depth, int from, int to, float[] columns, int x0, int tp, int t,
-            float[] acc, int j) {
-        int r0 = j * depth;
-        int r1 = r0 + depth;
-        int r2 = r1 + depth;
+    /** Three rows (from r0, {@code stride} apart) times three token vectors, columns [from, to) of the chunk. */
+    private static void rows3Tokens3(float[] rows, int r0, int stride, int from, int to, float[] columns, int x0, int tp, int a,
+            float[] acc) {
+        int r1 = r0 + stride;
+        int r2 = r1 + stride;
         FloatVector c00 = FloatVector.zero(F32);
         FloatVector c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00, c20 = c00, c21 = c00, c22 = c00;
         for (int k = from; k < to; k++) {
@@ -182,7 +209,6 @@ final class FloatDot {
             c21 = v1.fma(w, c21);
             c22 = v2.fma(w, c22);
         }
-        int a = j * tp + t;
         c00.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
         c01.add(FloatVector.fromArray(F32, acc, a + L)).intoArray(acc, a + L);
         c02.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
@@ -196,29 +222,27 @@ final class FloatDot {
         c22.add(FloatVector.fromArray(F32, acc, a + 2 * L)).intoArray(acc, a + 2 * L);
     }
 
-    /** Rows j..j+11 times token vector t, columns [from, to) of the chunk: the tokens the blocks above leave. */
-    private static void rows12Tokens1(float[] rows, int depth, int from, int to, float[] columns, int x0, int width, int tp, int t,
-            float[] acc, int j) {
-        int r = j * depth;
+    /** Twelve rows (from r, {@code stride} apart) times one token vector, columns [from, to): the tokens the blocks leave. */
+    private static void rows12Tokens1(float[] rows, int r, int stride, int from, int to, float[] columns, int x0, int width, int tp,
+            int a, float[] acc) {
         FloatVector c0 = FloatVector.zero(F32);
         FloatVector c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
         for (int k = from; k < to; k++) {
             FloatVector x = FloatVector.fromArray(F32, columns, x0 + k * width);
             int o = r + k;
             c0 = x.fma(FloatVector.broadcast(F32, rows[o]), c0);
-            c1 = x.fma(FloatVector.broadcast(F32, rows[o + depth]), c1);
-            c2 = x.fma(FloatVector.broadcast(F32, rows[o + 2 * depth]), c2);
-            c3 = x.fma(FloatVector.broadcast(F32, rows[o + 3 * depth]), c3);
-            c4 = x.fma(FloatVector.broadcast(F32, rows[o + 4 * depth]), c4);
-            c5 = x.fma(FloatVector.broadcast(F32, rows[o + 5 * depth]), c5);
-            c6 = x.fma(FloatVector.broadcast(F32, rows[o + 6 * depth]), c6);
-            c7 = x.fma(FloatVector.broadcast(F32, rows[o + 7 * depth]), c7);
-            c8 = x.fma(FloatVector.broadcast(F32, rows[o + 8 * depth]), c8);
-            c9 = x.fma(FloatVector.broadcast(F32, rows[o + 9 * depth]), c9);
-            c10 = x.fma(FloatVector.broadcast(F32, rows[o + 10 * depth]), c10);
-            c11 = x.fma(FloatVector.broadcast(F32, rows[o + 11 * depth]), c11);
+            c1 = x.fma(FloatVector.broadcast(F32, rows[o + stride]), c1);
+            c2 = x.fma(FloatVector.broadcast(F32, rows[o + 2 * stride]), c2);
+            c3 = x.fma(FloatVector.broadcast(F32, rows[o + 3 * stride]), c3);
+            c4 = x.fma(FloatVector.broadcast(F32, rows[o + 4 * stride]), c4);
+            c5 = x.fma(FloatVector.broadcast(F32, rows[o + 5 * stride]), c5);
+            c6 = x.fma(FloatVector.broadcast(F32, rows[o + 6 * stride]), c6);
+            c7 = x.fma(FloatVector.broadcast(F32, rows[o + 7 * stride]), c7);
+            c8 = x.fma(FloatVector.broadcast(F32, rows[o + 8 * stride]), c8);
+            c9 = x.fma(FloatVector.broadcast(F32, rows[o + 9 * stride]), c9);
+            c10 = x.fma(FloatVector.broadcast(F32, rows[o + 10 * stride]), c10);
+            c11 = x.fma(FloatVector.broadcast(F32, rows[o + 11 * stride]), c11);
         }
-        int a = j * tp + t;
         c0.add(FloatVector.fromArray(F32, acc, a)).intoArray(acc, a);
         c1.add(FloatVector.fromArray(F32, acc, a + tp)).intoArray(acc, a + tp);
         c2.add(FloatVector.fromArray(F32, acc, a + 2 * tp)).intoArray(acc, a + 2 * tp);

@@ -145,10 +145,8 @@ public final class MatOps {
                 for (int j = 0; j < rn; j++) {
                     f.dequantize(w.data(), (r0 + j) * rowBytes + skip, s.rows, j * depth, depth);
                 }
-                if (rn < pr) {
-                    java.util.Arrays.fill(s.rows, rn * depth, pr * depth, 0f);
-                }
-                FloatDot.panelTimesTokens(s.rows, depth, columns, cols, tp, k0, s.acc);
+                java.util.Arrays.fill(s.rows, rn * depth, FloatDot.rowsRead(rn) * depth, 0f);
+                FloatDot.panelTimesTokens(s.rows, 0, depth, rn, depth, columns, cols, tp, k0, s.acc, 0);
             }
             // token by token: each token's rows are one contiguous run of out
             for (int t = 0; t < tokens; t++) {

@@ -12,10 +12,9 @@ import dev.panamax.kernels.Activations;
 import dev.panamax.kernels.DecodeAttention;
 import dev.panamax.kernels.MatOps;
 import dev.panamax.kernels.Ops;
-import dev.panamax.kernels.QuantFormat;
+import dev.panamax.kernels.PromptAttention;
 import dev.panamax.kernels.QuantMatrix;
 import dev.panamax.kernels.WorkerPool;
-import java.lang.foreign.MemorySegment;
 
 /**
  * Transformer layers on the CPU: for a micro-batch of tokens, each layer is
@@ -48,15 +47,13 @@ public final class CpuLayers implements LayerRunner {
     private final float[] delta;          // Wo / Wdown outputs before the residual add
     private final float[] cos;
     private final float[] sin;
-    private final float[][] scores;       // per worker: query tile x group size x context
-    private final float[][] kvRow;        // per worker: one dequantized key or value row
     private final QuantMatrix[][] qkv;    // per layer: wq, wk, wv (one parallel loop)
     private final QuantMatrix[][] gateUp; // per layer: gate, up
     private final float[][] qkvOut;
     private final float[][] gateUpOut;
     private final LayerOffload offload;   // null: every batch on the CPU
-    private final int queryTile;          // query tokens per attention unit (see attend)
     private final DecodeAttention decode; // attention of a single token (generation)
+    private final PromptAttention prompt; // attention of several tokens (prompts, speculative checks)
 
     public CpuLayers(ModelConfig c, LayerWeights[] allLayers, int first, int end, KvCache cache, WorkerPool pool,
             int maxTokens) {
@@ -87,12 +84,9 @@ public final class CpuLayers implements LayerRunner {
         this.delta = new float[maxTokens * c.embedding()];
         this.cos = new float[maxTokens * c.rope().dims() / 2];
         this.sin = new float[maxTokens * c.rope().dims() / 2];
-        // the tile shrinks for long contexts, so that a worker's scores stay within about 8 MB
-        long perToken = (long) c.groupSize() * cache.context();
-        this.queryTile = (int) Math.max(1, Math.min(Math.min(QUERY_TILE, maxTokens), (2L << 20) / perToken));
-        this.scores = new float[pool.threads()][Math.toIntExact(queryTile * perToken)];
-        this.kvRow = new float[pool.threads()][Math.max(c.headDim(), c.valueDim())];
         this.decode = new DecodeAttention(c.heads(), c.kvHeads(), c.headDim(), c.valueDim(), pool.threads());
+        this.prompt = new PromptAttention(c.heads(), c.kvHeads(), c.headDim(), c.valueDim(), cache.context(), maxTokens,
+                pool.threads());
         this.qkv = new QuantMatrix[layers.length][];
         this.gateUp = new QuantMatrix[layers.length][];
         for (int l = 0; l < layers.length; l++) {
@@ -174,20 +168,12 @@ public final class CpuLayers implements LayerRunner {
         Ops.rope(v, o, c.rope().dims(), cos, sin, t * half, neox);
     }
 
-    /** Query tokens of a prompt that share each dequantized key and value row in {@link #attend} (fewer for long contexts). */
-    private static final int QUERY_TILE = 8;
-
     /**
      * Causal grouped-query attention against the cache. One token (generation) goes through {@link
-     * DecodeAttention}, split over ranges of positions; several (prompts, speculative checks) in
-     * parallel over (tile of up to {@link #QUERY_TILE} query tokens, key/value head): each unit
-     * reads the key and value rows of its head once for all the query heads that share it and all
-     * the tile's tokens that see them, dequantized to floats once (F16 and Q8_0 alike) instead of
-     * once per query head and token, computes their scores, softmax, and the weighted sum of
-     * values. (Q8_0 keys through the int8 dot product, one call per query head and key, made a
-     * Q8_0 cache 1.6x slower than F16 at
-     * depth 2048; one token per unit converted a 128-token prompt's rows 64 times each, 15 % of
-     * Qwen3-0.6B's prompt time.)
+     * DecodeAttention}, split over ranges of positions; several (prompts, speculative checks)
+     * through {@link PromptAttention}, in parallel over (tile of query tokens, key/value head), the
+     * scores and the weighted sum of values as products of the float panels, each key and value
+     * row dequantized once for all the query heads that share it and all the tile's tokens.
      */
     private void attend(int layer, int tokens, int pos0) {
         if (tokens == 1) {
@@ -195,54 +181,8 @@ public final class CpuLayers implements LayerRunner {
                     pos0 + 1, attnScale, attention.f32(), 0, pool);
             return;
         }
-        int heads = c.heads();
-        int kvHeads = c.kvHeads();
-        int group = c.groupSize();
-        int hd = c.headDim();
-        int vd = c.valueDim();
-        int ctx = cache.context();
-        QuantFormat kf = cache.keyFormat();
-        QuantFormat vf = cache.valueFormat();
-        MemorySegment keys = cache.keys(layer);
-        MemorySegment values = cache.values(layer);
-        float[] q = query;
-        float[] out = attention.f32();
-        int tiles = (tokens + queryTile - 1) / queryTile;
-        pool.parallelFor(tiles * kvHeads, 1, (worker, start, end) -> {
-            float[] s = scores[worker];
-            float[] row = kvRow[worker];
-            for (int i = start; i < end; i++) {
-                int t0 = i / kvHeads * queryTile;
-                int t1 = Math.min(tokens, t0 + queryTile);
-                int kvh = i % kvHeads;
-                int h0 = kvh * group;
-                // token t (position pos0 + t) sees positions 0 .. pos0 + t
-                int n = pos0 + t1;
-                for (int p = 0; p < n; p++) {
-                    kf.dequantize(keys, cache.keyOffset(p, kvh), row, 0, hd);
-                    for (int t = Math.max(t0, p - pos0); t < t1; t++) {
-                        for (int g = 0; g < group; g++) {
-                            s[((t - t0) * group + g) * ctx + p] = Ops.dot(row, 0, q, (t * heads + h0 + g) * hd, hd) * attnScale;
-                        }
-                    }
-                }
-                for (int t = t0; t < t1; t++) {
-                    for (int g = 0; g < group; g++) {
-                        Ops.softmax(s, ((t - t0) * group + g) * ctx, pos0 + t + 1);
-                        int o = t * heads * vd + (h0 + g) * vd;
-                        java.util.Arrays.fill(out, o, o + vd, 0f);
-                    }
-                }
-                for (int p = 0; p < n; p++) {
-                    vf.dequantize(values, cache.valueOffset(p, kvh), row, 0, vd);
-                    for (int t = Math.max(t0, p - pos0); t < t1; t++) {
-                        for (int g = 0; g < group; g++) {
-                            Ops.axpy(out, t * heads * vd + (h0 + g) * vd, s[((t - t0) * group + g) * ctx + p], row, 0, vd);
-                        }
-                    }
-                }
-            }
-        });
+        prompt.run(query, tokens, pos0, cache.keyFormat(), cache.keys(layer), cache.keyOffset(0, 1),
+                cache.valueFormat(), cache.values(layer), cache.valueOffset(0, 1), attnScale, attention.f32(), pool);
     }
 
     private void feedForwardBlock(int l, LayerWeights w, float[] x, int tokens) {
