@@ -33,6 +33,8 @@ public final class KernelWarmUp {
      */
     private static final int TOKENS = 80;
     private static final int ROUNDS = 12;
+    /** Query tokens of the warm-up's prompt attention (over the last of its 64 cached positions). */
+    private static final int PROMPT = 16;
     /** At most this long in rounds beyond {@link #ROUNDS} waiting for the JIT (a slow or busy machine). */
     private static final long MAX_SETTLE_NANOS = 8_000_000_000L;
     /**
@@ -52,8 +54,8 @@ public final class KernelWarmUp {
     /**
      * Runs one token's and a prompt's products with the first rows of each of {@code matrices} (one
      * per weight type: the model's own, so that the segment class and the row lengths the JIT
-     * profiles are the ones it will see), and one token's attention over a small cache of the given
-     * shape and types, {@link #ROUNDS} times on {@code pool}.
+     * profiles are the ones it will see), and one token's and a prompt's attention over a small
+     * cache of the given shape and types, {@link #ROUNDS} times on {@code pool}.
      */
     public static void run(Collection<QuantMatrix> matrices, int heads, int kvHeads, int headDim, int valueDim,
             GgmlType keyType, GgmlType valueType, WorkerPool pool) {
@@ -92,6 +94,12 @@ public final class KernelWarmUp {
             float[] q = new float[heads * headDim];
             fill(q, rnd);
             float[] attended = new float[heads * valueDim];
+            // a prompt's attention too: the last PROMPT tokens of the small cache
+            PromptAttention promptAttention = new PromptAttention(heads, kvHeads, headDim, valueDim, positions, PROMPT,
+                    pool.threads());
+            float[] promptQ = new float[PROMPT * heads * headDim];
+            fill(promptQ, rnd);
+            float[] promptOut = new float[PROMPT * heads * valueDim];
 
             // fixed rounds, then more until every product and the attention run compiled: a kernel
             // still boxed is 30-100x slower, far below these floors, and C2's queue on a small machine
@@ -114,6 +122,10 @@ public final class KernelWarmUp {
                 attention.run(q, 0, kf, keys, vf, values, positions, 0.1f, attended, 0, pool);
                 double attentionFlops = 4.0 * heads * positions * Math.max(headDim, valueDim);
                 settled &= fastEnough(attentionFlops, System.nanoTime() - t0, ATTENTION_FLOOR_GFLOPS);
+                t0 = System.nanoTime();
+                promptAttention.run(promptQ, PROMPT, positions - PROMPT, kf, keys, kf.rowBytes(headDim), vf, values,
+                        vf.rowBytes(valueDim), 0.1f, promptOut, pool);
+                settled &= fastEnough(PROMPT * attentionFlops, System.nanoTime() - t0, ATTENTION_FLOOR_GFLOPS);
                 if (round + 1 >= ROUNDS && (settled || System.nanoTime() > deadline)) {
                     return;
                 }
