@@ -176,8 +176,8 @@ public final class Activations {
     /**
      * The tokens of form {@code type} as floats, column by column in blocks of tokens: value k of
      * token t at {@link FloatDot#columnStart} + k * {@link FloatDot#columnStride}, for the token
-     * count rounded up to whole vectors ({@link FloatDot#paddedTokens}; the padding is zero). These feed the multi-token float
-     * kernels ({@link FloatDot}); built on first use.
+     * count rounded up to whole vectors ({@link FloatDot#paddedTokens}; the padding is zero).
+     * These feed the multi-token float kernels ({@link FloatDot}); built on first use.
      */
     public float[] columns(ActivationType type) {
         return columns(type, null);

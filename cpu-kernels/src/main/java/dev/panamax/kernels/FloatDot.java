@@ -111,8 +111,8 @@ final class FloatDot {
      */
     // (the sums' adds are written out at each use: a helper method, compiled on its own first,
     // was left out of line by C2 in the model's compilation, its vector argument boxed)
-    static void panelTimesTokens(float[] rows, int rowBase, int rowStride, int rowCount, int depth, float[] columns, int n,
-            int tp, int k0, float[] acc, int accBase) {
+    static void panelTimesTokens(float[] rows, int rowBase, int rowStride, int rowCount, int depth, float[] columns,
+            int n, int tp, int k0, float[] acc, int accBase) {
         int rowEnd = rowsRead(rowCount);
         int block = TOKEN_VECTORS * L;
         int main = tp / block * block;
@@ -121,10 +121,12 @@ final class FloatDot {
             for (int t = 0; t < main; t += block) {
                 int x = t * n + k0 * block;
                 for (int j = 0; j < rowEnd; j += 3) {
+                    int r = rowBase + j * rowStride;
+                    int a = accBase + j * tp + t;
                     if (TOKEN_VECTORS == 4) {
-                        rows3Tokens4(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, tp, accBase + j * tp + t, acc);
+                        rows3Tokens4(rows, r, rowStride, from, to, columns, x, tp, a, acc);
                     } else {
-                        rows3Tokens3(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, tp, accBase + j * tp + t, acc);
+                        rows3Tokens3(rows, r, rowStride, from, to, columns, x, tp, a, acc);
                     }
                 }
             }
@@ -132,15 +134,16 @@ final class FloatDot {
             for (int t = main; t < tp; t += L) {
                 int x = main * n + k0 * rest + (t - main);
                 for (int j = 0; j < rowEnd; j += 12) {
-                    rows12Tokens1(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, rest, tp, accBase + j * tp + t, acc);
+                    rows12Tokens1(rows, rowBase + j * rowStride, rowStride, from, to, columns, x, rest, tp,
+                            accBase + j * tp + t, acc);
                 }
             }
         }
     }
 
     /** Three rows (from r0, {@code stride} apart) times four token vectors, columns [from, to) of the chunk. */
-    private static void rows3Tokens4(float[] rows, int r0, int stride, int from, int to, float[] columns, int x0, int tp, int a,
-            float[] acc) {
+    private static void rows3Tokens4(float[] rows, int r0, int stride, int from, int to, float[] columns, int x0,
+            int tp, int a, float[] acc) {
         int r1 = r0 + stride;
         int r2 = r1 + stride;
         FloatVector c00 = FloatVector.zero(F32);
@@ -185,8 +188,8 @@ final class FloatDot {
     }
 
     /** Three rows (from r0, {@code stride} apart) times three token vectors, columns [from, to) of the chunk. */
-    private static void rows3Tokens3(float[] rows, int r0, int stride, int from, int to, float[] columns, int x0, int tp, int a,
-            float[] acc) {
+    private static void rows3Tokens3(float[] rows, int r0, int stride, int from, int to, float[] columns, int x0,
+            int tp, int a, float[] acc) {
         int r1 = r0 + stride;
         int r2 = r1 + stride;
         FloatVector c00 = FloatVector.zero(F32);
@@ -223,8 +226,8 @@ final class FloatDot {
     }
 
     /** Twelve rows (from r, {@code stride} apart) times one token vector, columns [from, to): the tokens the blocks leave. */
-    private static void rows12Tokens1(float[] rows, int r, int stride, int from, int to, float[] columns, int x0, int width, int tp,
-            int a, float[] acc) {
+    private static void rows12Tokens1(float[] rows, int r, int stride, int from, int to, float[] columns, int x0,
+            int width, int tp, int a, float[] acc) {
         FloatVector c0 = FloatVector.zero(F32);
         FloatVector c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
         for (int k = from; k < to; k++) {

@@ -30,8 +30,8 @@ public final class MatOps {
 
     /**
      * Checks w against x and prepares the activation forms its products with {@code tokens} tokens
-     * read: the int8 form, and the floats column by column when the panels will run (built here, once,
-     * so the workers only read them).
+     * read: the int8 form, and the floats column by column when the panels will run (built here,
+     * once, so the workers only read them).
      */
     private static void prepare(QuantMatrix w, Activations x, int tokens, WorkerPool pool) {
         check(w, x);

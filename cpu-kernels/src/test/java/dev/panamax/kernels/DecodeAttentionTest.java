@@ -13,7 +13,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * {@link DecodeAttention} against attention computed in double precision from the cache's own
- * dequantized rows: every query head, grouped-query layouts, lengths that end inside and on the
+ * dequantized rows ({@link AttentionReference}): every query head, grouped-query layouts, lengths that end inside and on the
  * edge of a block, one thread and two (position ranges merged across units).
  */
 @Tag("vector")
@@ -49,32 +49,11 @@ class DecodeAttentionTest {
 
             int group = heads / kvHeads;
             for (int h = 0; h < heads; h++) {
-                int kvh = h / group;
-                double[] s = new double[n];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int p = 0; p < n; p++) {
-                    f.dequantizeReference(keys, (p * kvHeads + kvh) * rowBytes, row, 0, headDim);
-                    double d = 0;
-                    for (int i = 0; i < headDim; i++) {
-                        d += (double) q[h * headDim + i] * row[i];
-                    }
-                    s[p] = d * scale;
-                    max = Math.max(max, s[p]);
-                }
-                double sum = 0;
-                double[] o = new double[headDim];
-                for (int p = 0; p < n; p++) {
-                    double e = Math.exp(s[p] - max);
-                    sum += e;
-                    f.dequantizeReference(values, (p * kvHeads + kvh) * rowBytes, row, 0, headDim);
-                    for (int i = 0; i < headDim; i++) {
-                        o[i] += e * row[i];
-                    }
-                }
+                double[] want = AttentionReference.attend(q, h * headDim, f, keys, rowBytes, f, values, rowBytes, kvHeads,
+                        h / group, headDim, headDim, n, scale);
                 for (int i = 0; i < headDim; i++) {
-                    double want = o[i] / sum;
                     float got = out[3 + h * headDim + i];
-                    assertEquals(want, got, 2e-5 + 2e-5 * Math.abs(want), "head " + h + " value " + i);
+                    assertEquals(want[i], got, 2e-5 + 2e-5 * Math.abs(want[i]), "head " + h + " value " + i);
                 }
             }
             assertEquals(0f, out[0]);

@@ -14,7 +14,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * {@link PromptAttention} against causal attention computed in double precision from the cache's
- * own dequantized rows: every query token and head, grouped-query layouts with tiles of one and
+ * own dequantized rows ({@link AttentionReference}): every query token and head, grouped-query layouts with tiles of one and
  * several panels of query rows, prompts after earlier positions (pos0) and from the start, value
  * rows of another width than the keys, positions ending inside a panel and a chunk, one thread and
  * two, and a context too short for the prompt.
@@ -65,32 +65,11 @@ class PromptAttentionTest {
                 for (int t = 0; t < tokens; t++) {
                     int seen = pos0 + t + 1;
                     for (int h = 0; h < heads; h++) {
-                        int kvh = h / group;
-                        double[] s = new double[seen];
-                        double max = Double.NEGATIVE_INFINITY;
-                        for (int p = 0; p < seen; p++) {
-                            f.dequantizeReference(keys, (p * kvHeads + kvh) * keyBytes, k, 0, headDim);
-                            double d = 0;
-                            for (int i = 0; i < headDim; i++) {
-                                d += (double) q[(t * heads + h) * headDim + i] * k[i];
-                            }
-                            s[p] = d * scale;
-                            max = Math.max(max, s[p]);
-                        }
-                        double sum = 0;
-                        double[] o = new double[valueDim];
-                        for (int p = 0; p < seen; p++) {
-                            double e = Math.exp(s[p] - max);
-                            sum += e;
-                            f.dequantizeReference(values, (p * kvHeads + kvh) * valueBytes, v, 0, valueDim);
-                            for (int i = 0; i < valueDim; i++) {
-                                o[i] += e * v[i];
-                            }
-                        }
+                        double[] want = AttentionReference.attend(q, (t * heads + h) * headDim, f, keys, keyBytes, f, values,
+                                valueBytes, kvHeads, h / group, headDim, valueDim, seen, scale);
                         for (int i = 0; i < valueDim; i++) {
-                            double want = o[i] / sum;
                             float got = out[(t * heads + h) * valueDim + i];
-                            assertEquals(want, got, 2e-5 + 2e-5 * Math.abs(want),
+                            assertEquals(want[i], got, 2e-5 + 2e-5 * Math.abs(want[i]),
                                     "run " + run + " token " + t + " head " + h + " value " + i);
                         }
                     }
