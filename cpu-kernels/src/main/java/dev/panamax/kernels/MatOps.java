@@ -15,11 +15,13 @@ public final class MatOps {
     private static final int TOKENS_ROW_GRAIN = Math.max(ROW_GRAIN, FloatDot.PANEL_ROWS);
     /**
      * Tokens from which the float panels beat the formats' own multi-token dots, by activation
-     * type (measured single-threaded at 8960x1536: K-quants cross over at 8 to 16 tokens, the int16
-     * kernels of the 32-value types at about 16 to 20).
+     * type. Measured single-threaded at 8960x1536 with the unpacked panels (GFLOP/s, panels against
+     * the formats' dots): Q4_K and Q6_K 34 against 25-42 at 8 tokens, 50 against 16-41 at 12; the
+     * 32-value types at 12 tokens 47-50 against 38-51 (Q4_0's dot ahead), at 16 59-66 against
+     * 25-46, at 19 42-46 against 23-42.
      */
     static int panelMinTokens(ActivationType type) {
-        return type == ActivationType.Q8_K ? 12 : 20;
+        return type == ActivationType.Q8_K ? 12 : 16;
     }
 
     private MatOps() {}

@@ -47,7 +47,7 @@ class KQuantDotTest {
 
     static final int ROWS = 37;
     static final int TOKENS = 26;
-    /** Token counts for the matrix products: per-token dots below {@link MatOps#panelMinTokens}, float panels from it, full and partial groups of four. */
+    /** Token counts for the matrix products: per-token dots below {@link MatOps#panelMinTokens}, float panels from it, whole and partial token vectors. */
     static final int[] MATMUL_TOKENS = {1, 2, 3, 4, 5, 8, 9, 11, 12, 13, 19, 20, 21, 26};
 
     /** A test matrix: quantized rows, their dequantized values and min parts. */
