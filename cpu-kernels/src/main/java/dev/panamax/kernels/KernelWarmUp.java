@@ -26,12 +26,13 @@ public final class KernelWarmUp {
     /** Rows of each matrix used: two row units of the matvec, so both threads of a pool take part. */
     private static final int ROWS = 32;
     /**
-     * Enough tokens for the multi-token float panels ({@link MatOps#panelMinTokens}), and for both
+     * Tokens of the warm-up's multi-token products (and of {@code bench}'s prompt warm-up): enough
+     * for the multi-token float panels ({@link MatOps#panelMinTokens}), and for both
      * of their kernels at every width: a whole block of token vectors and a vector left over
      * (a warm-up of 24 tokens, all left over at 512 bits, had C2 compile the panels without their
      * main kernel, which the first long prompt then deoptimized).
      */
-    private static final int TOKENS = 80;
+    public static final int TOKENS = 80;
     private static final int ROUNDS = 12;
     /** Query tokens of the warm-up's prompt attention (over the last of its 64 cached positions). */
     private static final int PROMPT = 16;
@@ -41,7 +42,7 @@ public final class KernelWarmUp {
      * Speeds (GFLOP/s, on the pool, rounds back to back) that separate a compiled kernel from its
      * boxed form. Measured on the 2-core VM with a 14B file's first 32 rows: one token's product
      * boxed 0.01-0.12, compiled 1.3-15 (its 0.3 MFLOP are mostly the pool's hand-off); 24 tokens'
-     * boxed 1.1-5.3 (parts compile first), compiled 12-25; the attention boxed 0.04-0.35, compiled
+     * (the count then) boxed 1.1-5.3 (parts compile first), compiled 12-25; the attention boxed 0.04-0.35, compiled
      * 1.6-16. Sleeping between rounds, to leave the cores to the compiler threads, settled later
      * (7.0-7.3 s against 4.5-6.0 s), and the pool's wake-ups then blur these small calls' speeds.
      */
@@ -123,8 +124,7 @@ public final class KernelWarmUp {
                 double attentionFlops = 4.0 * heads * positions * Math.max(headDim, valueDim);
                 settled &= fastEnough(attentionFlops, System.nanoTime() - t0, ATTENTION_FLOOR_GFLOPS);
                 t0 = System.nanoTime();
-                promptAttention.run(promptQ, PROMPT, positions - PROMPT, kf, keys, kf.rowBytes(headDim), vf, values,
-                        vf.rowBytes(valueDim), 0.1f, promptOut, pool);
+                promptAttention.run(promptQ, PROMPT, positions - PROMPT, kf, keys, vf, values, 0.1f, promptOut, pool);
                 settled &= fastEnough(PROMPT * attentionFlops, System.nanoTime() - t0, ATTENTION_FLOOR_GFLOPS);
                 if (round + 1 >= ROUNDS && (settled || System.nanoTime() > deadline)) {
                     return;

@@ -69,13 +69,16 @@ public final class PromptAttention {
      * out[t * heads * valueDim + h * valueDim ..] = softmax(scale * q_th . keys[0 .. pos0 + t])
      * values[0 .. pos0 + t] for query tokens t < tokens (at positions pos0 + t) and heads h, the
      * heads sharing a KV head consecutive; q_th at {@code q[(t * heads + h) * headDim]}; the cache
-     * row of position p and KV head g at {@code (p * kvHeads + g) * rowBytes} of its segment.
+     * row of position p and KV head g at {@code (p * kvHeads + g) * rowBytes} of its segment (as
+     * {@link DecodeAttention} reads it).
      */
-    public void run(float[] q, int tokens, int pos0, QuantFormat keyFormat, MemorySegment keys, long keyRowBytes,
-            QuantFormat valueFormat, MemorySegment values, long valueRowBytes, float scale, float[] out, WorkerPool pool) {
+    public void run(float[] q, int tokens, int pos0, QuantFormat keyFormat, MemorySegment keys, QuantFormat valueFormat,
+            MemorySegment values, float scale, float[] out, WorkerPool pool) {
         if (pos0 + tokens > context) {
             throw new IllegalArgumentException((pos0 + tokens) + " positions in a cache of " + context);
         }
+        long keyRowBytes = keyFormat.rowBytes(headDim);
+        long valueRowBytes = valueFormat.rowBytes(valueDim);
         int tiles = (tokens + queryTile - 1) / queryTile;
         pool.parallelFor(tiles * kvHeads, 1, (worker, start, end) -> {
             for (int i = start; i < end; i++) {

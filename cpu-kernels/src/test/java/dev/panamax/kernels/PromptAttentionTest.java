@@ -60,7 +60,7 @@ class PromptAttentionTest {
             // twice: the second run finds the first one's leftovers in the workers' buffers
             for (int run = 0; run < 2; run++) {
                 java.util.Arrays.fill(out, Float.NaN);
-                attention.run(q, tokens, pos0, f, keys, keyBytes, f, values, valueBytes, scale, out, pool);
+                attention.run(q, tokens, pos0, f, keys, f, values, scale, out, pool);
                 int group = heads / kvHeads;
                 for (int t = 0; t < tokens; t++) {
                     int seen = pos0 + t + 1;
@@ -85,7 +85,7 @@ class PromptAttentionTest {
             MemorySegment cache = arena.allocate(f.rowBytes(32) * 8, 64);
             PromptAttention attention = new PromptAttention(2, 1, 32, 32, 8, 8, 1);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> attention.run(new float[4 * 2 * 32],
-                    4, 5, f, cache, f.rowBytes(32), f, cache, f.rowBytes(32), 1f, new float[4 * 2 * 32], pool));
+                    4, 5, f, cache, f, cache, 1f, new float[4 * 2 * 32], pool));
             assertEquals("9 positions in a cache of 8", e.getMessage());
         }
     }

@@ -1,5 +1,6 @@
 package dev.panamax.engine;
 
+import dev.panamax.kernels.KernelWarmUp;
 import java.util.SplittableRandom;
 
 /**
@@ -50,8 +51,8 @@ public final class Throughput {
         do {
             session.truncate(depth);
             if (nPrompt > 0) {
-                // long enough for both float panel kernels (see KernelWarmUp.TOKENS)
-                int n = Math.min(nPrompt, 80);
+                // long enough for both float panel kernels
+                int n = Math.min(nPrompt, KernelWarmUp.TOKENS);
                 session.forward(tokens, 0, n, n - 1, (i, l, o) -> { });
             } else {
                 for (int i = 0; i < Math.min(nGen, 4); i++) {

@@ -181,8 +181,8 @@ public final class CpuLayers implements LayerRunner {
                     pos0 + 1, attnScale, attention.f32(), 0, pool);
             return;
         }
-        prompt.run(query, tokens, pos0, cache.keyFormat(), cache.keys(layer), cache.keyOffset(0, 1),
-                cache.valueFormat(), cache.values(layer), cache.valueOffset(0, 1), attnScale, attention.f32(), pool);
+        prompt.run(query, tokens, pos0, cache.keyFormat(), cache.keys(layer), cache.valueFormat(), cache.values(layer),
+                attnScale, attention.f32(), pool);
     }
 
     private void feedForwardBlock(int l, LayerWeights w, float[] x, int tokens) {

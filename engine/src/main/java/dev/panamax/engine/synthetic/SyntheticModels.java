@@ -59,7 +59,6 @@ public final class SyntheticModels {
                         + SHAPES.stream().map(Shape::name).toList() + ")"));
     }
 
-    /** Parses "shape:MIX" (MIX a quantization type or a built-in recipe such as Q4_K_H). */
     /** Where built files are kept unless told otherwise: $XDG_CACHE_HOME/panamax/synthetic, else ~/.cache/... */
     public static Path defaultCacheDir() {
         String xdg = System.getenv("XDG_CACHE_HOME");
@@ -67,6 +66,7 @@ public final class SyntheticModels {
         return base.resolve("panamax").resolve("synthetic");
     }
 
+    /** Parses "shape:MIX" (MIX a quantization type or a built-in recipe such as Q4_K_H). */
     public static Path build(String spec, Path dir, LongConsumer progress) throws IOException {
         return build(spec, dir, total -> { }, progress);
     }
