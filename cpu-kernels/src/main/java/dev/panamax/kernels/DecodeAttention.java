@@ -252,9 +252,30 @@ public final class DecodeAttention {
                 b2 = k2v.fma(qb, b2);
                 b3 = k3v.fma(qb, b3);
             }
-            laneSums4(a0, a1, a2, a3).mul(scale).compress(QUARTER_STARTS).intoArray(w, wo + j, FIRST4);
+            // the four lane sums in lanes i * L / 4: halves of (a0, a2) and (a1, a3) side by side, then
+            // quarters of those, then in-place folds within each quarter; written out for each head
+            // (a helper taking the vectors stayed a call in the compiled scores, its arguments boxed)
+            FloatVector x = HALF_LO.selectFrom(a0, a2).add(HALF_HI.selectFrom(a0, a2));
+            FloatVector y = HALF_LO.selectFrom(a1, a3).add(HALF_HI.selectFrom(a1, a3));
+            FloatVector sums = QUARTER_LO.selectFrom(x, y).add(QUARTER_HI.selectFrom(x, y));
+            if (L >= 16) {
+                sums = sums.add(sums.rearrange(FOLD2));
+            }
+            if (L >= 8) {
+                sums = sums.add(sums.rearrange(FOLD1));
+            }
+            sums.mul(scale).compress(QUARTER_STARTS).intoArray(w, wo + j, FIRST4);
             if (heads == 2) {
-                laneSums4(b0, b1, b2, b3).mul(scale).compress(QUARTER_STARTS).intoArray(w, wo + BLOCK + j, FIRST4);
+                x = HALF_LO.selectFrom(b0, b2).add(HALF_HI.selectFrom(b0, b2));
+                y = HALF_LO.selectFrom(b1, b3).add(HALF_HI.selectFrom(b1, b3));
+                sums = QUARTER_LO.selectFrom(x, y).add(QUARTER_HI.selectFrom(x, y));
+                if (L >= 16) {
+                    sums = sums.add(sums.rearrange(FOLD2));
+                }
+                if (L >= 8) {
+                    sums = sums.add(sums.rearrange(FOLD1));
+                }
+                sums.mul(scale).compress(QUARTER_STARTS).intoArray(w, wo + BLOCK + j, FIRST4);
             }
         }
         for (; j < m; j++) {
@@ -263,23 +284,6 @@ public final class DecodeAttention {
                 w[wo + BLOCK + j] = Ops.dot(q, qo2, k, ko + j * stride, len) * scale;
             }
         }
-    }
-
-    /**
-     * The lane sums of four vectors, the sum of a_i in lane i * L / 4: halves of (a0, a2) and (a1, a3)
-     * side by side, then quarters of those, then in-place folds within each quarter.
-     */
-    private static FloatVector laneSums4(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        FloatVector x = HALF_LO.selectFrom(a0, a2).add(HALF_HI.selectFrom(a0, a2));
-        FloatVector y = HALF_LO.selectFrom(a1, a3).add(HALF_HI.selectFrom(a1, a3));
-        FloatVector sums = QUARTER_LO.selectFrom(x, y).add(QUARTER_HI.selectFrom(x, y));
-        if (L >= 16) {
-            sums = sums.add(sums.rearrange(FOLD2));
-        }
-        if (L >= 8) {
-            sums = sums.add(sums.rearrange(FOLD1));
-        }
-        return sums;
     }
 
     /**

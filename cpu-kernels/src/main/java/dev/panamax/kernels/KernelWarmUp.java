@@ -33,6 +33,13 @@ public final class KernelWarmUp {
      * main kernel, which the first long prompt then deoptimized).
      */
     public static final int TOKENS = 80;
+    /**
+     * Tokens of the warm-up's few-token products: prompts shorter than the panels' start
+     * ({@link MatOps#panelMinTokens}) and speculative checks of a draft's tokens go through the
+     * formats' multi-token dots, which take tokens in pairs: three run a pair and the leftover.
+     * Without them a 14B file's 2-token first prompt compiled them as it ran (1.4-1.8 s, then 1.15-1.3).
+     */
+    private static final int FEW_TOKENS = 3;
     private static final int ROUNDS = 12;
     /** Query tokens of the warm-up's prompt attention (over the last of its 64 cached positions). */
     private static final int PROMPT = 16;
@@ -53,34 +60,52 @@ public final class KernelWarmUp {
     private static final long SMALL_CALL_NANOS = 100_000;
 
     /**
-     * Runs one token's and a prompt's products with the first rows of each of {@code matrices} (one
-     * per weight type: the model's own, so that the segment class and the row lengths the JIT
-     * profiles are the ones it will see), and one token's and a prompt's attention over a small
-     * cache of the given shape and types, {@link #ROUNDS} times on {@code pool}.
+     * What the warm-up takes from the model besides its matrices: the attention's shape and cache
+     * types, one of its norm weight vectors and one of its bias vectors (null when it has none: the
+     * mapped file's own segments, as for the matrices), and its rope (rotated dimensions of a head,
+     * NEOX pairing or not).
      */
-    public static void run(Collection<QuantMatrix> matrices, int heads, int kvHeads, int headDim, int valueDim,
-            GgmlType keyType, GgmlType valueType, WorkerPool pool) {
+    public record ModelShape(int heads, int kvHeads, int headDim, int valueDim, GgmlType keyType, GgmlType valueType,
+            MemorySegment norm, MemorySegment bias, int ropeDims, boolean neoxRope) {}
+
+    /**
+     * Runs one token's, a few tokens' and a prompt's products with the first rows of each of
+     * {@code matrices} (one per weight type: the model's own, so that the segment class and the row
+     * lengths the JIT profiles are the ones it will see), one token's and a prompt's attention over
+     * a small cache of the model's shape and types, and the element-wise steps of a layer (norm,
+     * rope, bias, residual, SwiGLU), {@link #ROUNDS} times or more on {@code pool}.
+     */
+    public static void run(Collection<QuantMatrix> matrices, ModelShape shape, WorkerPool pool) {
+        int heads = shape.heads();
+        int kvHeads = shape.kvHeads();
+        int headDim = shape.headDim();
+        int valueDim = shape.valueDim();
         try (Arena arena = Arena.ofShared()) {
             SplittableRandom rnd = new SplittableRandom(7);
             int n = matrices.size();
             QuantMatrix[] ms = new QuantMatrix[n];
             Activations[] one = new Activations[n];
+            Activations[] few = new Activations[n];
             Activations[] many = new Activations[n];
             int i = 0;
             for (QuantMatrix m : matrices) {
                 int rows = Math.min(ROWS, m.rows());
                 ms[i] = new QuantMatrix(m.format(), m.data().asSlice(0, rows * m.rowBytes()), rows, m.cols());
                 one[i] = new Activations(1, m.cols());
+                few[i] = new Activations(FEW_TOKENS, m.cols());
                 many[i] = new Activations(TOKENS, m.cols());
                 fill(one[i].f32(), rnd);
+                fill(few[i].f32(), rnd);
                 fill(many[i].f32(), rnd);
                 i++;
             }
             float[] out = new float[ROWS * TOKENS];
+            float[][] fewOut = {new float[ROWS * FEW_TOKENS]};
+            Layer layer = new Layer(shape, rnd);
 
             int positions = 64;
-            QuantFormat kf = Kernels.of(keyType);
-            QuantFormat vf = Kernels.of(valueType);
+            QuantFormat kf = Kernels.of(shape.keyType());
+            QuantFormat vf = Kernels.of(shape.valueType());
             MemorySegment keys = arena.allocate(kf.rowBytes(headDim) * kvHeads * positions, 64);
             MemorySegment values = arena.allocate(vf.rowBytes(valueDim) * kvHeads * positions, 64);
             float[] k = new float[headDim];
@@ -117,8 +142,13 @@ public final class KernelWarmUp {
                     many[m].invalidate();
                     MatOps.matmul(ms[m], many[m], out, pool);
                     long t2 = System.nanoTime();
-                    settled &= fastEnough(flops, t1 - t0, MATVEC_FLOOR_GFLOPS) && fastEnough(TOKENS * flops, t2 - t1, MATMUL_FLOOR_GFLOPS);
+                    few[m].invalidate();
+                    MatOps.matmul(new QuantMatrix[] {ms[m]}, few[m], fewOut, pool);
+                    long t3 = System.nanoTime();
+                    settled &= fastEnough(flops, t1 - t0, MATVEC_FLOOR_GFLOPS) && fastEnough(TOKENS * flops, t2 - t1, MATMUL_FLOOR_GFLOPS)
+                            && fastEnough(FEW_TOKENS * flops, t3 - t2, MATVEC_FLOOR_GFLOPS);
                 }
+                layer.run();
                 long t0 = System.nanoTime();
                 attention.run(q, 0, kf, keys, vf, values, positions, 0.1f, attended, 0, pool);
                 double attentionFlops = 4.0 * heads * positions * Math.max(headDim, valueDim);
@@ -130,6 +160,56 @@ public final class KernelWarmUp {
                     return;
                 }
             }
+        }
+    }
+
+    /**
+     * The element-wise steps of a layer on arrays of the model's sizes, with its own norm and bias
+     * segments: cheap even boxed, so they only run, they do not gate the settling.
+     */
+    private static final class Layer {
+        private final ModelShape shape;
+        private final int dim;
+        private final float[] hidden;
+        private final float[] normed;
+        private final float[] residual;
+        private final float[] gate;
+        private final float[] up;
+        private final float[] head;
+        private final float[] cos;
+        private final float[] sin;
+
+        Layer(ModelShape shape, SplittableRandom rnd) {
+            this.shape = shape;
+            this.dim = (int) (shape.norm().byteSize() / Float.BYTES);
+            int biasDim = shape.bias() == null ? 0 : (int) (shape.bias().byteSize() / Float.BYTES);
+            hidden = new float[Math.max(dim, biasDim)];
+            normed = new float[dim];
+            residual = new float[dim];
+            gate = new float[dim];
+            up = new float[dim];
+            head = new float[shape.headDim()];
+            cos = new float[shape.ropeDims() / 2];
+            sin = new float[shape.ropeDims() / 2];
+            fill(hidden, rnd);
+            fill(up, rnd);
+            fill(head, rnd);
+            for (int i = 0; i < cos.length; i++) {
+                cos[i] = (float) Math.cos(i);
+                sin[i] = (float) Math.sin(i);
+            }
+        }
+
+        void run() {
+            Ops.rmsNorm(normed, 0, hidden, 0, shape.norm(), dim, 1e-6f);
+            System.arraycopy(normed, 0, gate, 0, dim);
+            Ops.swiglu(gate, 0, up, 0, dim);
+            System.arraycopy(normed, 0, residual, 0, dim);
+            Ops.add(residual, 0, gate, 0, dim);
+            if (shape.bias() != null) {
+                Ops.addBias(hidden, 0, shape.bias(), (int) (shape.bias().byteSize() / Float.BYTES));
+            }
+            Ops.rope(head, 0, shape.ropeDims(), cos, sin, 0, shape.neoxRope());
         }
     }
 

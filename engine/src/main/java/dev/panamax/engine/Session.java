@@ -4,8 +4,10 @@ import dev.panamax.engine.backend.Backend;
 import dev.panamax.engine.backend.LayerRunner;
 import dev.panamax.engine.backend.Offload;
 import dev.panamax.engine.cpu.CpuLayers;
+import dev.panamax.engine.model.Architecture;
 import dev.panamax.engine.model.KvCache;
 import dev.panamax.engine.model.ModelConfig;
+import dev.panamax.engine.model.Vec;
 import dev.panamax.engine.model.Weights;
 import dev.panamax.gguf.PanamaxException;
 import dev.panamax.engine.model.LayerWeights;
@@ -229,8 +231,12 @@ public final class Session implements AutoCloseable {
             byType.putIfAbsent(weights.output().format().type(), weights.output());
         }
         if (!byType.isEmpty()) {
-            KernelWarmUp.run(byType.values(), config.heads(), config.kvHeads(), config.headDim(), config.valueDim(),
-                    options.keyType(), options.valueType(), pool);
+            LayerWeights first = weights.layers()[0];
+            Vec bias = first.bq() != null ? first.bq() : first.bk() != null ? first.bk() : first.bv();
+            KernelWarmUp.run(byType.values(), new KernelWarmUp.ModelShape(config.heads(), config.kvHeads(), config.headDim(),
+                    config.valueDim(), options.keyType(), options.valueType(), first.attnNorm().data(),
+                    bias == null ? null : bias.data(), config.rope().dims(),
+                    config.arch().ropeLayout() == Architecture.RopeLayout.NEOX), pool);
         }
     }
 
