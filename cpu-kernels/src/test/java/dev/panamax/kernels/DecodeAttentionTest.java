@@ -32,16 +32,9 @@ class DecodeAttentionTest {
         try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(threads)) {
             MemorySegment keys = arena.allocate(rowBytes * n * kvHeads, 64);
             MemorySegment values = arena.allocate(rowBytes * n * kvHeads, 64);
-            float[] row = new float[headDim];
-            // keys scaled up so that the softmax is far from uniform and its running max moves
-            for (int r = 0; r < n * kvHeads; r++) {
-                fill(row, rnd, 4 + r % 7);
-                f.quantize(row, 0, keys, r * rowBytes, headDim);
-                fill(row, rnd, 1);
-                f.quantize(row, 0, values, r * rowBytes, headDim);
-            }
+            AttentionReference.fillCache(f, keys, headDim, values, headDim, n * kvHeads, rnd);
             float[] q = new float[heads * headDim];
-            fill(q, rnd, 1);
+            AttentionReference.fill(q, rnd, 1);
             float scale = (float) (1 / Math.sqrt(headDim));
             float[] out = new float[heads * headDim + 3];
             new DecodeAttention(heads, kvHeads, headDim, headDim, threads)
@@ -58,12 +51,6 @@ class DecodeAttentionTest {
             }
             assertEquals(0f, out[0]);
             assertTrue(Float.isFinite(out[out.length - 1]));
-        }
-    }
-
-    private static void fill(float[] v, SplittableRandom rnd, double scale) {
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) ((rnd.nextDouble() - 0.5) * scale);
         }
     }
 }

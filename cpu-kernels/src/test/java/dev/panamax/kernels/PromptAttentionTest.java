@@ -43,17 +43,9 @@ class PromptAttentionTest {
         try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(threads)) {
             MemorySegment keys = arena.allocate(keyBytes * context * kvHeads, 64);
             MemorySegment values = arena.allocate(valueBytes * context * kvHeads, 64);
-            float[] k = new float[headDim];
-            float[] v = new float[valueDim];
-            // keys scaled up so that the softmax is far from uniform
-            for (int r = 0; r < n * kvHeads; r++) {
-                fill(k, rnd, 4 + r % 7);
-                f.quantize(k, 0, keys, r * keyBytes, headDim);
-                fill(v, rnd, 1);
-                f.quantize(v, 0, values, r * valueBytes, valueDim);
-            }
+            AttentionReference.fillCache(f, keys, headDim, values, valueDim, n * kvHeads, rnd);
             float[] q = new float[tokens * heads * headDim];
-            fill(q, rnd, 1);
+            AttentionReference.fill(q, rnd, 1);
             float scale = (float) (1 / Math.sqrt(headDim));
             float[] out = new float[tokens * heads * valueDim];
             PromptAttention attention = new PromptAttention(heads, kvHeads, headDim, valueDim, context, tokens, threads);
@@ -87,12 +79,6 @@ class PromptAttentionTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> attention.run(new float[4 * 2 * 32],
                     4, 5, f, cache, f, cache, 1f, new float[4 * 2 * 32], pool));
             assertEquals("9 positions in a cache of 8", e.getMessage());
-        }
-    }
-
-    private static void fill(float[] v, SplittableRandom rnd, double scale) {
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) ((rnd.nextDouble() - 0.5) * scale);
         }
     }
 }
