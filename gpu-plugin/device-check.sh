@@ -19,7 +19,9 @@
 # Results: PASS/FAIL lines and tables on stdout and in $OUT/gpu-report.txt (OUT defaults to
 # ./device-check-out), the full log in $OUT/device-check.log. Exit status 0 when nothing failed.
 # BENCH=SPEC[,SPEC] benchmarks only those synthetic models (all layers, F16 KV).
-# PANAMAX_JAVA_OPTS adds JVM options (e.g. -Dpanamax.cuda.parallelParts=false to compare with a choice switched off).
+# PANAMAX_JAVA_OPTS adds JVM options (e.g. -Dpanamax.cuda.parallelParts=false to compare with a choice switched off,
+# or -Dpanamax.cuda.cubin=OLD.sm_90.cubin.gz to run another build's kernels: carry the resource of the build to
+# compare with and alternate `bench` runs with and without it on one host, whose speed is its own).
 # DEADLINE_S (default 530) bounds the run: steps that no longer fit are skipped, a hang is cut off.
 set -uo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)

@@ -65,6 +65,29 @@ DEV uint16_t f2h(float f) {
 
 DEV float bf2f(uint16_t h) { return __uint_as_float(((uint32_t) h) << 16); }
 
+// ---- packed halves (two in a word, the low one first), rounded to nearest even -------------
+
+DEV uint32_t hsub2(uint32_t a, uint32_t b) {
+#ifdef __CUDA_ARCH__
+    uint32_t d;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+#else
+    return emu_hsub2(a, b);
+#endif
+}
+
+// a * b + c, one rounding
+DEV uint32_t hfma2(uint32_t a, uint32_t b, uint32_t c) {
+#ifdef __CUDA_ARCH__
+    uint32_t d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+#else
+    return emu_hfma2(a, b, c);
+#endif
+}
+
 // ---- unaligned little-endian loads (GGUF blocks are only 2-byte aligned for many types) ----
 
 DEV uint32_t ld_u16(const uint8_t* p) { return *(const uint16_t*) p; }
@@ -90,6 +113,32 @@ DEV void ld16_a2(const uint8_t* p, uint32_t (&w)[4]) {
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         w[i] = __funnelshift_r(v[i], v[i + 1], sh);
+    }
+}
+// The same from the two aligned 16-byte chunks around the bytes: two loads, then the five words
+// picked (two selects deep) and funnel-shifted; reads up to 15 bytes before and after (matrices
+// on the device have a 64-byte tail). For kernels whose loads are not coalesced across a warp,
+// where each load instruction is what costs.
+DEV void ld16_a2_wide(const uint8_t* p, uint32_t (&w)[4]) {
+    const uint4* b = (const uint4*) ((uintptr_t) p & ~(uintptr_t) 15);
+    const uint4 x = b[0], y = b[1];
+    const uint32_t o = (uint32_t) (uintptr_t) p & 15u;
+    const uint32_t c[8] = {x.x, x.y, x.z, x.w, y.x, y.y, y.z, y.w};
+    uint32_t t[6], v[5];
+#pragma unroll
+    for (int i = 0; i < 6; i++) t[i] = (o & 8u) ? c[i + 2] : c[i];
+#pragma unroll
+    for (int i = 0; i < 5; i++) v[i] = (o & 4u) ? t[i + 1] : t[i];
+    const uint32_t sh = (o & 3u) * 8u;
+#pragma unroll
+    for (int i = 0; i < 4; i++) w[i] = __funnelshift_r(v[i], v[i + 1], sh);
+}
+template <bool WIDE>
+DEV void ld16_a2x(const uint8_t* p, uint32_t (&w)[4]) {
+    if constexpr (WIDE) {
+        ld16_a2_wide(p, w);
+    } else {
+        ld16_a2(p, w);
     }
 }
 // two 32-bit words (8 bytes) at a 2-aligned address: three aligned words, funnel-shifted; reads up

@@ -13,28 +13,50 @@
 #define MM_LD (MM_BK + 8)  // shared row stride in halves (80 bytes: ldmatrix without bank conflicts)
 
 
-// a * (b - 128) + m for the four bytes b of `biased` (quants + 128), as two words of packed halves.
-// The int -> float conversion is exact without the quarter-rate converter: 2^23 + b is one byte
-// permute away, and one subtraction takes 2^23 + 128 off.
-DEV void to_halves(uint32_t biased, float a, float m, uint32_t& lo, uint32_t& hi) {
-    float v[4];
-#pragma unroll
-    for (int k = 0; k < 4; k++) {
-        v[k] = a * (__uint_as_float(__byte_perm(biased, 0x4B000000u, 0x7440u + k)) - 8388736.f) + m;
-    }
-    lo = pack_h2(v[0], v[1]);
-    hi = pack_h2(v[2], v[3]);
+// a * (b - 128) + m for the four bytes b of `biased` (quants + 128), as two words of packed halves,
+// in half arithmetic. A byte permute makes the halves 1024 + b (exponent byte 0x64: the integers
+// of [1024, 2048) are exact) and subtracting 1152 leaves q = b - 128 exactly. A K-quant's scale
+// d * sc is not a half (rounded to one, it put one relative error of up to 2^-11 on all 16 weights
+// of a unit), so it goes in as two halves, hi + lo to 22 bits: q * lo + m, then q * hi + that,
+// rounded once more. Against the exact weights this is as close as rounding each float weight to
+// a half (the offset m's own rounding aside, a 2^-12 of it shared by the unit's weights). Two words
+// in 8 instructions where converting four floats and packing their products took about 14: the
+// matrix kernels decode every weight of a prompt batch, and decoding is what kept Q3_K's and
+// Q6_K's below the other types'.
+struct HalfScale {
+    uint32_t hi, lo, m;  // each twice in a word
+};
+
+DEV HalfScale half_scale(float a, float m) {
+    const uint16_t hi = f2h(a);
+    return HalfScale{hi * 0x10001u, f2h(a - h2f(hi)) * 0x10001u, f2h(m) * 0x10001u};
+}
+
+DEV void to_halves(uint32_t biased, const HalfScale& s, uint32_t& lo, uint32_t& hi) {
+    const uint32_t bias = 0x64806480u;  // 1152, twice
+    const uint32_t q0 = hsub2(__byte_perm(biased, 0x64646464u, 0x5140u), bias);
+    const uint32_t q1 = hsub2(__byte_perm(biased, 0x64646464u, 0x5342u), bias);
+    lo = hfma2(q0, s.hi, hfma2(q0, s.lo, s.m));
+    hi = hfma2(q1, s.hi, hfma2(q1, s.lo, s.m));
 }
 
 // 16 weights of a row starting at value e (e % 16 == 0) in two steps: fetch (the loads, issued a
-// step ahead) and decode (to 8 words of packed halves).
+// step ahead) and decode (to 8 words of packed halves). Each thread reads its own row, so every
+// load instruction of a warp is 16 rows' separate requests: the types' fetch<true> reads runs at
+// 2-byte-aligned addresses as the two aligned 16-byte chunks around them (ld16_a2_wide), not as
+// five 4-byte words. e is unsigned: the compiler then knows no index derived from it is negative,
+// and the types' divisions and remainders by powers of two become shifts and masks (signed ones
+// cost three or four instructions each).
 template <class T> struct Tile {
     typedef Raw R;
-    DEV R fetch(const uint8_t* row, int e) { return T::fetch(row + (long) (e / T::QK) * T::BB, (e % T::QK) / 16); }
-    DEV void decode(const R& r, int e, uint32_t (&h)[8]) {
+    DEV R fetch(const uint8_t* row, unsigned e) {
+        return T::template fetch<true>(row + (long) (e / T::QK) * T::BB, (e % T::QK) / 16);
+    }
+    DEV void decode(const R& r, unsigned e, uint32_t (&h)[8]) {
         Unit u = T::decode(r, (e % T::QK) / 16);
+        const HalfScale hs = half_scale(u.a, u.m);
 #pragma unroll
-        for (int i = 0; i < 4; i++) to_halves(u.q[i] ^ 0x80808080u, u.a, u.m, h[2 * i], h[2 * i + 1]);
+        for (int i = 0; i < 4; i++) to_halves(u.q[i] ^ 0x80808080u, hs, h[2 * i], h[2 * i + 1]);
     }
 };
 template <> struct Tile<TF16> {

@@ -25,6 +25,8 @@ DEV uint32_t iq4_lookup(uint32_t idx /* four indices 0..15, one per byte */) {
 
 // Each type splits a unit into fetch (the loads: raw words of the block) and decode (register
 // math), so kernels can issue the loads of the next step before computing the current one.
+// fetch<true> reads 2-byte-aligned runs with fewer, wider loads and more register work
+// (ld16_a2_wide), for kernels whose loads are not coalesced across a warp (matmul.cuh).
 struct Raw {
     uint32_t w[8];  // quant bytes (and high-bit planes)
     uint32_t x[4];  // scales and other header words
@@ -45,10 +47,11 @@ DEV float hi_half(uint32_t w) { return h2f((uint16_t) (w >> 16)); }
 struct TQ8_0 {  // d, qs[32]
     static const int QK = 32, BB = 34;
     static const bool M = false;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         uint32_t w[4];
-        ld16_a2(b + 2 + 16 * u, w);
+        ld16_a2x<WIDE>(b + 2 + 16 * u, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u16(b);
@@ -68,10 +71,11 @@ struct TQ8_0 {  // d, qs[32]
 struct TQ4_0 {  // d, qs[16]: values 0..15 low nibbles, 16..31 high nibbles
     static const int QK = 32, BB = 18;
     static const bool M = false;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
-        ld16_a2(b + 2, w);
+        ld16_a2x<WIDE>(b + 2, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u16(b);
@@ -91,6 +95,7 @@ struct TQ4_0 {  // d, qs[16]: values 0..15 low nibbles, 16..31 high nibbles
 struct TQ4_1 {  // d, m, qs[16]
     static const int QK = 32, BB = 20;
     static const bool M = true;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
@@ -121,10 +126,11 @@ DEV uint32_t q5_high(uint32_t qh, int j0) {
 struct TQ5_0 {  // d, qh u32, qs[16]
     static const int QK = 32, BB = 22;
     static const bool M = false;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
-        ld16_a2(b + 6, w);
+        ld16_a2x<WIDE>(b + 6, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u16(b);
@@ -149,6 +155,7 @@ struct TQ5_0 {  // d, qh u32, qs[16]
 struct TQ5_1 {  // d, m, qh u32, qs[16]
     static const int QK = 32, BB = 24;
     static const bool M = true;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
@@ -177,7 +184,8 @@ struct TQ5_1 {  // d, m, qh u32, qs[16]
 struct TIQ4_NL {  // d, qs[16] (indices into the non-linear table)
     static const int QK = 32, BB = 18;
     static const bool M = false;
-    DEV Raw fetch(const uint8_t* b, int u) { return TQ4_0::fetch(b, u); }
+    template <bool WIDE = false>
+    DEV Raw fetch(const uint8_t* b, int u) { return TQ4_0::template fetch<WIDE>(b, u); }
     DEV Unit decode(const Raw& r, int u) {
         Unit v;
 #pragma unroll
@@ -194,6 +202,7 @@ struct TIQ4_NL {  // d, qs[16] (indices into the non-linear table)
 struct TQ2_K {  // scales[16] @0, qs[64] @16, d @80, dmin @82
     static const int QK = 256, BB = 84;
     static const bool M = true;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);
@@ -260,12 +269,13 @@ struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
             a[j] = d * (float) ((low | (high << 4)) - 32);
         }
     }
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);
         uint32_t w[4], hm[4];
-        ld16_a2(b + 32 + 32 * h + l0, w);
-        ld16_a2(b + l0, hm);
+        ld16_a2x<WIDE>(b + 32 + 32 * h + l0, w);
+        ld16_a2x<WIDE>(b + l0, hm);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             r.w[i] = w[i];
@@ -310,6 +320,7 @@ DEV void scale_min_k4(const Raw& r, int j, int& sc, int& mn) {
 struct TQ4_K {  // d @0, dmin @2, scales[12] @4, qs[128] @16
     static const int QK = 256, BB = 144;
     static const bool M = true;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int sb = u / 2, half = u % 2, c = sb / 2;
@@ -340,6 +351,7 @@ struct TQ4_K {  // d @0, dmin @2, scales[12] @4, qs[128] @16
 struct TQ5_K {  // d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48
     static const int QK = 256, BB = 176;
     static const bool M = true;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int sb = u / 2, half = u % 2, c = sb / 2;
@@ -377,12 +389,13 @@ struct TQ5_K {  // d @0, dmin @2, scales[12] @4, qh[32] @16, qs[128] @48
 struct TQ6_K {  // ql[128] @0, qh[64] @128, scales int8[16] @192, d @208
     static const int QK = 256, BB = 210;
     static const bool M = false;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int h = u / 8, k = (u % 8) / 2, l0 = 16 * (u % 2);
         uint32_t w[4], qh[4];
-        ld16_a2(b + 64 * h + 32 * (k % 2) + l0, w);
-        ld16_a2(b + 128 + 32 * h + l0, qh);
+        ld16_a2x<WIDE>(b + 64 * h + 32 * (k % 2) + l0, w);
+        ld16_a2x<WIDE>(b + 128 + 32 * h + l0, qh);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             r.w[i] = w[i];
@@ -412,6 +425,7 @@ struct TQ6_K {  // ql[128] @0, qh[64] @128, scales int8[16] @192, d @208
 struct TIQ4_XS {  // d @0, scales_h u16 @2, scales_l[4] @4, qs[128] @8
     static const int QK = 256, BB = 136;
     static const bool M = false;
+    template <bool WIDE = false>
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         int ib = u / 2;

@@ -155,6 +155,28 @@ float emu_h2f(uint16_t h) {
 
 uint16_t emu_f2h(float f) { return f2h_impl(f); }
 
+// The packed-half operations in double, rounded once to float and then to half: exact where the
+// kernels use them (differences of integers; products of halves plus a half, whose float rounding
+// could only matter at a tie the double result is not)
+uint32_t emu_hsub2(uint32_t a, uint32_t b) {
+    uint32_t r = 0;
+    for (int i = 0; i < 2; i++) {
+        double v = (double) emu_h2f((uint16_t) (a >> (16 * i))) - (double) emu_h2f((uint16_t) (b >> (16 * i)));
+        r |= (uint32_t) f2h_impl((float) v) << (16 * i);
+    }
+    return r;
+}
+
+uint32_t emu_hfma2(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t r = 0;
+    for (int i = 0; i < 2; i++) {
+        double v = (double) emu_h2f((uint16_t) (a >> (16 * i))) * (double) emu_h2f((uint16_t) (b >> (16 * i)))
+                   + (double) emu_h2f((uint16_t) (c >> (16 * i)));
+        r |= (uint32_t) f2h_impl((float) v) << (16 * i);
+    }
+    return r;
+}
+
 void emu_syncthreads() { arrive(block); }
 
 void emu_syncwarp() { arrive(warps[fibers[current].tid / 32]); }

@@ -134,6 +134,8 @@ inline float __ldcg(const float* p) { return *p; }
 
 float emu_h2f(uint16_t h);
 uint16_t emu_f2h(float f);
+uint32_t emu_hsub2(uint32_t a, uint32_t b);
+uint32_t emu_hfma2(uint32_t a, uint32_t b, uint32_t c);
 void emu_mma_16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 void emu_ldmatrix_x4(uint32_t (&r)[4], const void* smem_row);
 void emu_ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem_row);

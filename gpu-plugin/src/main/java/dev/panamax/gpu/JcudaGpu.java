@@ -71,7 +71,9 @@ import jcuda.driver.JCudaDriver;
  * {@link Gpu} over JCuda's binding of the CUDA driver API (libcuda only: no runtime, NVRTC or
  * cuBLAS). Uses the device's primary context, shared by everything in the process. The kernels
  * come from the plugin's resources: an sm_90 cubin on compute capability 9.0, else the PTX, which
- * the driver compiles once for the device (and caches).
+ * the driver compiles once for the device (and caches). {@code -Dpanamax.cuda.cubin=FILE} loads a
+ * gzipped sm_90 cubin from a file instead (another build's kernels, to compare them on one host:
+ * the kernels' names and parameters must be this build's).
  */
 final class JcudaGpu implements Gpu {
     static final String PTX = "/dev/panamax/gpu/panamax.ptx.gz";
@@ -281,7 +283,8 @@ final class JcudaGpu implements Gpu {
         if (module == null) {
             makeCurrent();
             CUmodule m = new CUmodule();
-            byte[] cubin = capability == 90 ? resource(CUBIN_SM90) : null;
+            String other = System.getProperty("panamax.cuda.cubin", "");
+            byte[] cubin = capability != 90 ? null : other.isEmpty() ? resource(CUBIN_SM90) : gunzip(java.nio.file.Path.of(other));
             if (cubin != null) {
                 cuModuleLoadData(m, cubin);
                 if (!"false".equalsIgnoreCase(System.getProperty("panamax.cuda.dependentLaunch"))) {
@@ -298,6 +301,14 @@ final class JcudaGpu implements Gpu {
             module = m;
         }
         return module;
+    }
+
+    private static byte[] gunzip(java.nio.file.Path file) {
+        try (InputStream z = new java.util.zip.GZIPInputStream(java.nio.file.Files.newInputStream(file))) {
+            return z.readAllBytes();
+        } catch (IOException e) {
+            throw new GpuException("-Dpanamax.cuda.cubin=" + file + ": not a readable gzipped cubin (" + e.getMessage() + ")");
+        }
     }
 
     /** A gzipped resource of the plugin, uncompressed; null if absent. */
