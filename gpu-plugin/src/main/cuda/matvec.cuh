@@ -52,6 +52,12 @@ struct is_strided { static const bool value = false; };
 template <class T>
 struct is_strided<T, decltype((void) T::STRIDED)> { static const bool value = T::STRIDED; };
 
+// Whether matvec_q reads a type's 2-byte-aligned runs with wide loads (T::WIDE_MATVEC, see fetch).
+template <class T, class = void>
+struct wide_matvec { static const bool value = false; };
+template <class T>
+struct wide_matvec<T, decltype((void) T::WIDE_MATVEC)> { static const bool value = T::WIDE_MATVEC; };
+
 // The matrix-vector product for types whose bits for 32 values are spread over a 256-value block
 // (Q3_K: 2-bit planes and a high-bit mask shared by four 32-value runs): lane slot s of a block
 // (64 / V slots) takes V values of each plane j (T::strided<V>), four segments with a scale each
@@ -174,8 +180,8 @@ DEV void matvec_q(const uint8_t* __restrict__ W, int rows, int K, const int8_t* 
         for (int r = 0; r < R; r++) {
             if (R > 1 && r >= nrows) break;
             const uint8_t* blk = W + (long) (row0 + r) * rowBytes + (long) b * T::BB;
-            Unit u0 = T::unit(blk, 2 * piece);
-            Unit u1 = T::unit(blk, 2 * piece + 1);
+            Unit u0 = T::decode(T::template fetch<wide_matvec<T>::value>(blk, 2 * piece), 2 * piece);
+            Unit u1 = T::decode(T::template fetch<wide_matvec<T>::value>(blk, 2 * piece + 1), 2 * piece + 1);
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 if (NT > 1 && t >= tokens) break;
