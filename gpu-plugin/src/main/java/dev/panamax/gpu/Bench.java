@@ -130,8 +130,10 @@ final class Bench {
     private static List<String> describe(CudaLayers.Profile p, int rows, double tokenMs) {
         List<String> out = new ArrayList<>();
         out.add(String.format(Locale.ROOT,
-                "profile (matvec rows/warp %s): token %.3f ms in tg, recorded step %.3f ms, kernel by kernel %.3f ms:",
-                rows == 0 ? "per type" : String.valueOf(rows), tokenMs, p.graphMs(), p.kernelsMs()));
+                "profile (matvec rows/warp %s): token %.3f ms in tg, recorded step %.3f ms (one launched on an idle "
+                        + "device: %.3f ms to completion, the launch call %.3f), kernel by kernel %.3f ms:",
+                rows == 0 ? "per type" : String.valueOf(rows), tokenMs, p.graphMs(), p.singleMs(), p.launchMs(),
+                p.kernelsMs()));
         out.addAll(kernelLines(p, Integer.MAX_VALUE));
         return out;
     }

@@ -778,6 +778,8 @@ final class CudaLayers implements LayerRunner {
         gpu.makeCurrent();
         stream.synchronize();
         double graphMs = Double.NaN;
+        double launchMs = Double.NaN;
+        double singleMs = Double.NaN;
         if (decodeGraph != null) {
             Gpu.Mark a = stream.mark();
             for (int i = 0; i < repeats; i++) {
@@ -788,6 +790,20 @@ final class CudaLayers implements LayerRunner {
             graphMs = b.millisSince(a) / repeats;
             a.close();
             b.close();
+            // one step at a time as decode runs it: the host's launch call, and launch to completion
+            long call = 0;
+            long whole = 0;
+            for (int i = 0; i < repeats; i++) {
+                long t0 = System.nanoTime();
+                decodeGraph.launch();
+                long t1 = System.nanoTime();
+                stream.synchronize();
+                long t2 = System.nanoTime();
+                call += t1 - t0;
+                whole += t2 - t0;
+            }
+            launchMs = call / 1e6 / repeats;
+            singleMs = whole / 1e6 / repeats;
         }
         int rows = matvecRows;
         matvecRows = rowsPerWarp;
@@ -798,7 +814,7 @@ final class CudaLayers implements LayerRunner {
                 enqueueHead(0, 1, false);
             }
             stream.synchronize();
-            return new Profile(graphMs, timesBy(java.util.function.Function.identity()));
+            return new Profile(graphMs, launchMs, singleMs, timesBy(java.util.function.Function.identity()));
         } finally {
             timed = null;
             matvecRows = rows;
@@ -822,7 +838,7 @@ final class CudaLayers implements LayerRunner {
             a.close();
             b.close();
             // by kernel: a prompt's products differ only in their grids
-            return new Profile(total, timesBy(what -> what.split(" ")[0]));
+            return new Profile(total, Double.NaN, Double.NaN, timesBy(what -> what.split(" ")[0]));
         } finally {
             timed = null;
         }
@@ -842,7 +858,11 @@ final class CudaLayers implements LayerRunner {
     }
 
     /** {@link #profileDecode}'s result: ms per recorded step, and per kernel and grid {ms, launches}. */
-    record Profile(double graphMs, Map<String, double[]> byKernel) {
+    /**
+     * graphMs: device time of a recorded step (back to back); launchMs: the host's launch call of
+     * one step on an idle device, singleMs: from that call to the step's completion (NaN without graphs).
+     */
+    record Profile(double graphMs, double launchMs, double singleMs, Map<String, double[]> byKernel) {
         double kernelsMs() {
             return byKernel.values().stream().mapToDouble(v -> v[0]).sum();
         }
