@@ -284,7 +284,8 @@ final class JcudaGpu implements Gpu {
             makeCurrent();
             CUmodule m = new CUmodule();
             String other = System.getProperty("panamax.cuda.cubin", "");
-            byte[] cubin = capability != 90 ? null : other.isEmpty() ? resource(CUBIN_SM90) : gunzip(java.nio.file.Path.of(other));
+            byte[] cubin = capability != 90 ? null
+                    : other.isEmpty() ? resource(CUBIN_SM90) : gunzip(java.nio.file.Path.of(other));
             if (cubin != null) {
                 cuModuleLoadData(m, cubin);
                 if (!"false".equalsIgnoreCase(System.getProperty("panamax.cuda.dependentLaunch"))) {
@@ -307,7 +308,8 @@ final class JcudaGpu implements Gpu {
         try (InputStream z = new java.util.zip.GZIPInputStream(java.nio.file.Files.newInputStream(file))) {
             return z.readAllBytes();
         } catch (IOException e) {
-            throw new GpuException("-Dpanamax.cuda.cubin=" + file + ": not a readable gzipped cubin (" + e.getMessage() + ")");
+            throw new GpuException("-Dpanamax.cuda.cubin=" + file + ": not a readable gzipped cubin ("
+                    + e.getMessage() + ")");
         }
     }
 

@@ -17,10 +17,10 @@ import java.util.SplittableRandom;
  * (1 to 8 tokens, int8 activations: compared with the exact product of the same quantized
  * activations), tensor-core matrix products (f16 activations, weights decoded to f16: compared with
  * the exact product of the same f16 activations and the exact weights, so that what is measured is
- * the weights' rounding to f16, however the kernel computes it), and the element-wise kernels. Weights are random blocks: half the rows
- * quantized from Gaussian noise by the reference quantizers, half random bytes with sane fp16
- * scales, so every bit of every field is exercised. Runs on a real GPU (device check) and on the
- * emulator (CI).
+ * the weights' rounding to f16, however the kernel computes it), and the element-wise kernels.
+ * Weights are random blocks: half the rows quantized from Gaussian noise by the reference
+ * quantizers, half random bytes with sane fp16 scales, so every bit of every field is exercised.
+ * Runs on a real GPU (device check) and on the emulator (CI).
  */
 final class KernelCheck {
     /** Relative error (max |diff| / rms of the expected product) allowed. */
@@ -36,8 +36,7 @@ final class KernelCheck {
     static final double TOL_MMA = 4e-3;
     static final double TOL_MMA_RMS = 1.25;
     static final double TOL_MMA_RMS_OFFSET = 2.5;
-    private static final Set<GgmlType> UNIT_OFFSET = EnumSet.of(GgmlType.Q2_K, GgmlType.Q4_K,
-            GgmlType.Q5_K);
+    private static final Set<GgmlType> UNIT_OFFSET = EnumSet.of(GgmlType.Q2_K, GgmlType.Q4_K, GgmlType.Q5_K);
 
     private final Gpu gpu;
     private final Report report;
@@ -131,20 +130,11 @@ final class KernelCheck {
         return max / Math.max(Math.sqrt(ss / want.length), 1e-30);
     }
 
-    /** The rms of got - want. */
-    static double rmsError(float[] got, double[] want) {
+    /** The rms of got(i) - want[i]. */
+    static double rmsError(java.util.function.IntToDoubleFunction got, double[] want) {
         double ss = 0;
         for (int i = 0; i < want.length; i++) {
-            double d = got[i] - want[i];
-            ss += d * d;
-        }
-        return Math.sqrt(ss / want.length);
-    }
-
-    private static double rmsError(double[] got, double[] want) {
-        double ss = 0;
-        for (int i = 0; i < want.length; i++) {
-            double d = got[i] - want[i];
+            double d = got.applyAsDouble(i) - want[i];
             ss += d * d;
         }
         return Math.sqrt(ss / want.length);
@@ -314,14 +304,15 @@ final class KernelCheck {
                         }
                     }
                     double e = relError(got, want, base);
-                    double rms = rmsError(got, want);
-                    double rmsRounded = rmsError(rounded, want);
-                    double rmsBound = (UNIT_OFFSET.contains(type) ? TOL_MMA_RMS_OFFSET : TOL_MMA_RMS) * rmsRounded
-                            + 1e-5 * rmsError(base, want);
+                    double rms = rmsError(i -> got[i], want);
+                    double rmsRounded = rmsError(i -> rounded[i], want);
+                    double floor = 1e-5 * rmsError(i -> base[i], want);  // float sums: 1e-5 of the product
+                    double rmsBound = (UNIT_OFFSET.contains(type) ? TOL_MMA_RMS_OFFSET : TOL_MMA_RMS) * rmsRounded + floor;
                     report.check(e <= TOL_MMA && rms <= rmsBound,
-                            kn + " " + rows + "x" + k + " x" + t + " tokens (+bias, accumulate)", fmt(e) + (rmsRounded > 1e-5 * rmsError(base, want)
-                                    ? String.format(Locale.ROOT, ", rms err %.2fx that of f16-rounded weights", rms / rmsRounded)
-                                    : ", weights exact in f16"));
+                            kn + " " + rows + "x" + k + " x" + t + " tokens (+bias, accumulate)", fmt(e)
+                                    + (rmsRounded > floor ? String.format(Locale.ROOT,
+                                            ", rms err %.2fx that of f16-rounded weights", rms / rmsRounded)
+                                            : ", weights exact in f16"));
                 }
             } catch (RuntimeException e) {
                 report.error("kernels " + name, e);
