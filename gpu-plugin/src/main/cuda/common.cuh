@@ -173,6 +173,15 @@ DEV void ld16_a4(const uint8_t* p, uint32_t (&w)[4]) {
         w[i] = q[i];
     }
 }
+// 4-aligned runs read wide as well: two 16-byte loads instead of four of 4 bytes
+template <bool WIDE>
+DEV void ld16_a4x(const uint8_t* p, uint32_t (&w)[4]) {
+    if constexpr (WIDE) {
+        ld16_a2_wide(p, w);
+    } else {
+        ld16_a4(p, w);
+    }
+}
 DEV void ld16_a8(const uint8_t* p, uint32_t (&w)[4]) {
     uint2 a = ((const uint2*) p)[0];
     uint2 b = ((const uint2*) p)[1];

@@ -99,7 +99,7 @@ struct TQ4_1 {  // d, m, qs[16]
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
-        ld16_a4(b + 4, w);
+        ld16_a4x<WIDE>(b + 4, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u32(b);
@@ -207,7 +207,7 @@ struct TQ2_K {  // scales[16] @0, qs[64] @16, d @80, dmin @82
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);
         uint32_t w[4];
-        ld16_a4(b + 16 + 32 * h + l0, w);
+        ld16_a4x<WIDE>(b + 16 + 32 * h + l0, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = b[u];
