@@ -133,14 +133,6 @@ DEV void ld16_a2_wide(const uint8_t* p, uint32_t (&w)[4]) {
 #pragma unroll
     for (int i = 0; i < 4; i++) w[i] = __funnelshift_r(v[i], v[i + 1], sh);
 }
-template <bool WIDE>
-DEV void ld16_a2x(const uint8_t* p, uint32_t (&w)[4]) {
-    if constexpr (WIDE) {
-        ld16_a2_wide(p, w);
-    } else {
-        ld16_a2(p, w);
-    }
-}
 // two 32-bit words (8 bytes) at a 2-aligned address: three aligned words, funnel-shifted; reads up
 // to 2 bytes before and after
 DEV void ld8_a2(const uint8_t* p, uint32_t (&w)[2]) {
@@ -173,13 +165,17 @@ DEV void ld16_a4(const uint8_t* p, uint32_t (&w)[4]) {
         w[i] = q[i];
     }
 }
-// 4-aligned runs read wide as well: two 16-byte loads instead of four of 4 bytes
-template <bool WIDE>
-DEV void ld16_a4x(const uint8_t* p, uint32_t (&w)[4]) {
+// 16 bytes at an address aligned to ALIGN (2 or 4): wide (ld16_a2_wide, two 16-byte loads) or as
+// ALIGN-aligned words (the types' fetch<WIDE>)
+template <bool WIDE, int ALIGN>
+DEV void ld16x(const uint8_t* p, uint32_t (&w)[4]) {
+    static_assert(ALIGN == 2 || ALIGN == 4, "2- or 4-aligned runs");
     if constexpr (WIDE) {
         ld16_a2_wide(p, w);
-    } else {
+    } else if constexpr (ALIGN == 4) {
         ld16_a4(p, w);
+    } else {
+        ld16_a2(p, w);
     }
 }
 DEV void ld16_a8(const uint8_t* p, uint32_t (&w)[4]) {

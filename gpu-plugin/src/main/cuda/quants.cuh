@@ -51,7 +51,7 @@ struct TQ8_0 {  // d, qs[32]
     DEV Raw fetch(const uint8_t* b, int u) {
         Raw r;
         uint32_t w[4];
-        ld16_a2x<WIDE>(b + 2 + 16 * u, w);
+        ld16x<WIDE, 2>(b + 2 + 16 * u, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u16(b);
@@ -75,7 +75,7 @@ struct TQ4_0 {  // d, qs[16]: values 0..15 low nibbles, 16..31 high nibbles
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
-        ld16_a2x<WIDE>(b + 2, w);
+        ld16x<WIDE, 2>(b + 2, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u16(b);
@@ -99,7 +99,7 @@ struct TQ4_1 {  // d, m, qs[16]
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
-        ld16_a4x<WIDE>(b + 4, w);
+        ld16x<WIDE, 4>(b + 4, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u32(b);
@@ -130,7 +130,7 @@ struct TQ5_0 {  // d, qh u32, qs[16]
     DEV Raw fetch(const uint8_t* b, int) {
         Raw r;
         uint32_t w[4];
-        ld16_a2x<WIDE>(b + 6, w);
+        ld16x<WIDE, 2>(b + 6, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = ld_u16(b);
@@ -207,7 +207,7 @@ struct TQ2_K {  // scales[16] @0, qs[64] @16, d @80, dmin @82
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);
         uint32_t w[4];
-        ld16_a4x<WIDE>(b + 16 + 32 * h + l0, w);
+        ld16x<WIDE, 4>(b + 16 + 32 * h + l0, w);
 #pragma unroll
         for (int i = 0; i < 4; i++) r.w[i] = w[i];
         r.x[0] = b[u];
@@ -277,8 +277,8 @@ struct TQ3_K {  // hmask[32] @0, qs[64] @32, scales[12] @96, d @108
         Raw r;
         int h = u / 8, l0 = 16 * (u % 2);
         uint32_t w[4], hm[4];
-        ld16_a2x<WIDE>(b + 32 + 32 * h + l0, w);
-        ld16_a2x<WIDE>(b + l0, hm);
+        ld16x<WIDE, 2>(b + 32 + 32 * h + l0, w);
+        ld16x<WIDE, 2>(b + l0, hm);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             r.w[i] = w[i];
@@ -400,8 +400,8 @@ struct TQ6_K {  // ql[128] @0, qh[64] @128, scales int8[16] @192, d @208
         Raw r;
         int h = u / 8, k = (u % 8) / 2, l0 = 16 * (u % 2);
         uint32_t w[4], qh[4];
-        ld16_a2x<WIDE>(b + 64 * h + 32 * (k % 2) + l0, w);
-        ld16_a2x<WIDE>(b + 128 + 32 * h + l0, qh);
+        ld16x<WIDE, 2>(b + 64 * h + 32 * (k % 2) + l0, w);
+        ld16x<WIDE, 2>(b + 128 + 32 * h + l0, qh);
 #pragma unroll
         for (int i = 0; i < 4; i++) {
             r.w[i] = w[i];
