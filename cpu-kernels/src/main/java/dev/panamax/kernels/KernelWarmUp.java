@@ -170,6 +170,7 @@ public final class KernelWarmUp {
     private static final class Layer {
         private final ModelShape shape;
         private final int dim;
+        private final int biasDim;
         private final float[] hidden;
         private final float[] normed;
         private final float[] residual;
@@ -182,7 +183,7 @@ public final class KernelWarmUp {
         Layer(ModelShape shape, SplittableRandom rnd) {
             this.shape = shape;
             this.dim = (int) (shape.norm().byteSize() / Float.BYTES);
-            int biasDim = shape.bias() == null ? 0 : (int) (shape.bias().byteSize() / Float.BYTES);
+            this.biasDim = shape.bias() == null ? 0 : (int) (shape.bias().byteSize() / Float.BYTES);
             hidden = new float[Math.max(dim, biasDim)];
             normed = new float[dim];
             residual = new float[dim];
@@ -207,7 +208,7 @@ public final class KernelWarmUp {
             System.arraycopy(normed, 0, residual, 0, dim);
             Ops.add(residual, 0, gate, 0, dim);
             if (shape.bias() != null) {
-                Ops.addBias(hidden, 0, shape.bias(), (int) (shape.bias().byteSize() / Float.BYTES));
+                Ops.addBias(hidden, 0, shape.bias(), biasDim);
             }
             Ops.rope(head, 0, shape.ropeDims(), cos, sin, 0, shape.neoxRope());
         }

@@ -857,10 +857,11 @@ final class CudaLayers implements LayerRunner {
         return by;
     }
 
-    /** {@link #profileDecode}'s result: ms per recorded step, and per kernel and grid {ms, launches}. */
     /**
-     * graphMs: device time of a recorded step (back to back); launchMs: the host's launch call of
-     * one step on an idle device, singleMs: from that call to the step's completion (NaN without graphs).
+     * {@link #profileDecode}'s and {@link #profileLastForward}'s result: graphMs, the device time of a
+     * recorded step (back to back) or of the forward call; launchMs, the host's launch call of one
+     * recorded step on an idle device, and singleMs, from that call to the step's completion (NaN
+     * without graphs and for a forward call); and per kernel and grid {ms, launches}.
      */
     record Profile(double graphMs, double launchMs, double singleMs, Map<String, double[]> byKernel) {
         double kernelsMs() {

@@ -305,8 +305,8 @@ final class JcudaGpu implements Gpu {
     }
 
     private static byte[] gunzip(java.nio.file.Path file) {
-        try (InputStream z = new java.util.zip.GZIPInputStream(java.nio.file.Files.newInputStream(file))) {
-            return z.readAllBytes();
+        try (InputStream in = java.nio.file.Files.newInputStream(file)) {
+            return gunzip(in);
         } catch (IOException e) {
             throw new GpuException("-Dpanamax.cuda.cubin=" + file + ": not a readable gzipped cubin ("
                     + e.getMessage() + ")");
@@ -319,11 +319,15 @@ final class JcudaGpu implements Gpu {
             if (in == null) {
                 return null;
             }
-            try (InputStream z = new java.util.zip.GZIPInputStream(in)) {
-                return z.readAllBytes();
-            }
+            return gunzip(in);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    private static byte[] gunzip(InputStream in) throws IOException {
+        try (InputStream z = new java.util.zip.GZIPInputStream(in)) {
+            return z.readAllBytes();
         }
     }
 
